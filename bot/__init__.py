@@ -1,0 +1,3 @@
+"""Trainbot: a Matrix chat bot with an embedded trainer."""
+
+__version__ = "0.1.0"

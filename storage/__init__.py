@@ -1,0 +1,1 @@
+"""Persistence: the SQLite database, its migrations, repositories and artifact folders."""

@@ -1,0 +1,141 @@
+"""Pure data shared by the main process and the training workers.
+
+Nothing here imports torch or transformers: the main process builds a `TrainSpec`,
+pickles it into a spawned worker, and reads back plain-dict events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
+DATASET_FORMATS: tuple[str, ...] = ("text", "completion", "chat", "keywords", "csv")
+
+PRESETS: tuple[str, ...] = ("tiny", "small")
+
+# Event names a training worker emits, in the order they can appear.
+EVENT_NAMES: tuple[str, ...] = (
+    "started",
+    "progress",
+    "eval",
+    "checkpoint",
+    "log",
+    "completed",
+    "stopped",
+    "failed",
+)
+FINAL_EVENTS: frozenset[str] = frozenset({"completed", "stopped", "failed"})
+
+# A training event is a plain JSON-able dict with at least {"event": <name>}.
+# Fields per event (all numbers are int/float, never tensors):
+#   started:    total_steps, total_tokens, train_examples, val_examples, resumed_from_step
+#   progress:   step, total_steps, epoch, loss, learning_rate, tokens_seen,
+#               tokens_per_s, elapsed_s, eta_s
+#   eval:       step, eval_loss, perplexity, initial (bool: the eval before step 1)
+#   checkpoint: step, path
+#   log:        level, message
+#   completed:  model_dir, metrics {eval_loss, perplexity, initial_perplexity,
+#               train_loss, tokens_per_s, steps, tokens_seen, duration_s}
+#   stopped:    reason ("cancel" | "pause"), step, checkpoint (path or None)
+#   failed:     error (one readable line), detail (traceback or exit code/signal text)
+TrainEvent = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Knobs of one training run; defaults suit the tiny preset on a CPU."""
+
+    epochs: float = 3.0
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 5e-4
+    batch_size: int = 8
+    grad_accum: int = 1
+    block_size: int = 128
+    warmup_steps: int = 0
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    seed: int = 42
+    val_fraction: float = 0.1
+    eval_every: int = 50
+    save_every: int = 50
+    save_total_limit: int = 2
+    early_stopping_patience: int = 0  # 0 disables early stopping
+    keyword_loss_weight: float = 0.0  # extra loss term for the keywords format
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names accepted as hyperparameter keys (used by the CLI, chat and HTTP)."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes: Any) -> Hyperparameters:
+        """A copy with some values changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How to read a dataset file."""
+
+    format: str | None = None  # None: detect from extension and content
+    skip_invalid: bool = False
+    min_examples: int = 10
+    text_column: str = "text"
+    prompt_column: str = "prompt"
+    completion_column: str = "completion"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything a worker needs to run one training job; frozen and picklable."""
+
+    dataset_path: str
+    output_dir: str  # the finished Hugging Face model folder is written here
+    checkpoint_dir: str  # Trainer checkpoints (checkpoint-<step>/) live here
+    base: str = "tiny"  # a preset name, a local model folder, or a hub id
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    data: DataOptions = field(default_factory=DataOptions)
+    resume: bool = False  # continue from the newest checkpoint in checkpoint_dir
+    report_to: str = "none"
+    job_id: str = ""
+    dataset_hash: str = ""
+    device: str = "auto"  # "auto", "cpu", "cuda"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy (stored with the job and in trainbot.json)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainSpec:
+        """Rebuild a spec stored with `to_dict`."""
+        values = dict(raw)
+        values["hyperparameters"] = Hyperparameters(**values.get("hyperparameters", {}))
+        values["data"] = DataOptions(**values.get("data", {}))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One text generation call, sent to the generation worker."""
+
+    model_dir: str
+    prompt: str
+    max_new_tokens: int = 64
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The answer of the generation worker."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
