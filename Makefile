@@ -1,0 +1,49 @@
+# Two commands on a fresh machine with nothing but Python 3.11:
+#   make demo   — set everything up, start a local homeserver, the bot and a demo dataset
+#   make test   — set everything up and run ruff, mypy and the whole test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+SYNAPSE_VENV ?= .venv-synapse
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint typecheck pytest demo bench clean
+
+setup: $(STAMP) $(SYNAPSE_VENV)/.installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first and pinned: a bare requirement resolved from scratch pulls a multi-GB CUDA build.
+$(STAMP): $(VENV)/bin/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,e2e]'
+	touch $(STAMP)
+
+$(SYNAPSE_VENV)/.installed: scripts/install-synapse.sh
+	bash scripts/install-synapse.sh $(SYNAPSE_VENV)
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: setup
+	$(BIN)/trainbot demo
+
+bench: setup
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/room_latency.py
+
+clean:
+	rm -rf $(VENV) $(SYNAPSE_VENV) .mypy_cache .ruff_cache .pytest_cache

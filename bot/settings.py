@@ -1,0 +1,225 @@
+"""Typed settings: a TOML file, overridden by `TRAINBOT_<SECTION>__<KEY>` environment variables.
+
+Every key is declared once here, with a type, a default and a one-line description;
+`config.example.toml` is rendered from these declarations (see `bot.settings_doc`), and a
+test fails when the two drift apart.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are errors, so typos are caught at start."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        # `foo_file = "/run/secrets/foo"` fills the secret `foo`, so secrets need not sit
+        # in the TOML. Setting both is ambiguous and refused.
+        if not isinstance(data, dict):
+            return data
+        for key in list(data):
+            if not key.endswith("_file") or data[key] in (None, ""):
+                continue
+            target = key.removesuffix("_file")
+            if target not in cls.model_fields:
+                continue
+            if data.get(target) not in (None, "", []):
+                raise ValueError(f"set either {target} or {key}, not both")
+            data[target] = _read_secret_file(Path(data[key]), target)
+        return data
+
+
+def _read_secret_file(path: Path, target: str) -> str | list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {target}_file {path}: {exc.strerror}") from None
+    if target == "tokens":  # one token per line
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    return text.strip()
+
+
+class MatrixSettings(Section):
+    """[matrix]: the homeserver account and who may command the bot."""
+
+    enabled: bool = Field(True, description="Connect to Matrix; false runs the HTTP API alone.")
+    homeserver: str = Field("http://127.0.0.1:8008", description="Homeserver base URL.")
+    user_id: str = Field("", description="The bot's Matrix user id, e.g. @trainbot:example.org.")
+    password: SecretStr | None = Field(None, description="Password login (if no access_token).")
+    password_file: Path | None = Field(None, description="Read the password from this file.")
+    access_token: SecretStr | None = Field(None, description="Access token (preferred login).")
+    access_token_file: Path | None = Field(None, description="Read the access token from a file.")
+    device_name: str = Field("trainbot", description="Device display name at password login.")
+    store_dir: Path = Field(
+        Path("data/matrix"), description="Device id, login and E2EE keys are kept here."
+    )
+    command_prefix: str = Field("!", min_length=1, description="Prefix of bot commands.")
+    allowed_users: list[str] = Field(
+        default_factory=list, description="MXID globs allowed to use the bot (empty: nobody)."
+    )
+    admin_users: list[str] = Field(
+        default_factory=list, description="MXID globs allowed to activate, delete, schedule."
+    )
+    allowed_rooms: list[str] = Field(
+        default_factory=list, description="Room ids the bot answers in (empty: any it is in)."
+    )
+    progress_interval_s: float = Field(
+        10.0, gt=0, description="Minimum seconds between edits of a progress message."
+    )
+    e2ee: bool = Field(False, description="Work in encrypted rooms (needs the e2e extra).")
+    leave_when_alone: bool = Field(False, description="Leave a room when the bot is alone.")
+
+
+class HttpSettings(Section):
+    """[http]: the aiohttp API."""
+
+    enabled: bool = Field(True, description="Serve the HTTP API.")
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    tokens: list[SecretStr] = Field(
+        default_factory=list, description="Bearer tokens accepted by the API (empty: API closed)."
+    )
+    tokens_file: Path | None = Field(None, description="Read tokens from a file, one per line.")
+    max_body_mb: float = Field(50.0, gt=0, description="Largest request body, in MiB (413 above).")
+    max_concurrent_generations: int = Field(
+        4, ge=1, description="Generations served at once (429 above)."
+    )
+
+
+class StorageSettings(Section):
+    """[storage]: where the database and artifacts live."""
+
+    data_dir: Path = Field(
+        Path("data"), description="Database, datasets, models and checkpoints are kept here."
+    )
+
+
+class TrainerSettings(Section):
+    """[trainer]: local training and generation."""
+
+    max_concurrent_jobs: int = Field(1, ge=1, description="Training jobs run at once.")
+    max_queue_length: int = Field(100, ge=1, description="Queued jobs accepted (429 above).")
+    stop_grace_s: float = Field(
+        30.0, gt=0, description="Seconds a job gets to checkpoint on cancel/pause/stop."
+    )
+    min_examples: int = Field(10, ge=1, description="Fewest valid examples a dataset needs.")
+    default_base: str = Field("tiny", description="Base model: tiny, small, a folder or hub id.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
+    report_to: str = Field(
+        "none", description="Experiment tracking: none, tensorboard, wandb, mlflow."
+    )
+    cached_models: int = Field(2, ge=1, description="Models the generation worker keeps loaded.")
+    max_new_tokens: int = Field(256, ge=1, description="Cap on generated tokens per request.")
+    generation_timeout_s: float = Field(60.0, gt=0, description="Seconds before generation fails.")
+
+
+class OpenAISettings(Section):
+    """[openai]: optional remote fine-tuning and data preparation."""
+
+    api_key: SecretStr | None = Field(None, description="API key; features needing it say so.")
+    api_key_file: Path | None = Field(None, description="Read the API key from this file.")
+    base_url: str | None = Field(None, description="Any OpenAI-compatible server's base URL.")
+    organization: str | None = Field(None, description="OpenAI organization id.")
+    chat_model: str = Field("gpt-4o-mini", description="Model for cleaning, generating, deciding.")
+    fine_tune_model: str = Field(
+        "gpt-4o-mini-2024-07-18", description="Default base for remote fine-tuning."
+    )
+    max_concurrency: int = Field(4, ge=1, description="Concurrent API requests.")
+    request_timeout_s: float = Field(60.0, gt=0, description="Seconds per API request.")
+
+
+class SchedulerSettings(Section):
+    """[scheduler]: data sources and retraining policies."""
+
+    enabled: bool = Field(True, description="Run data sources and retraining schedules.")
+    timezone: str = Field("UTC", description="Time zone for cron expressions.")
+
+
+class LoggingSettings(Section):
+    """[logging]: structlog output."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["console", "json"] = Field("console", description="console or json lines.")
+
+
+class Settings(BaseSettings):
+    """All settings; build with `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRAINBOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    matrix: MatrixSettings = Field(default_factory=MatrixSettings)  # type: ignore[arg-type]
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type]
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)  # type: ignore[arg-type]
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)  # type: ignore[arg-type]
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)  # type: ignore[arg-type]
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; environment variables override it.
+        return env_settings, init_settings
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret in clear text, so log output can be scrubbed of them."""
+        secrets = [self.matrix.password, self.matrix.access_token, self.openai.api_key]
+        secrets.extend(self.http.tokens)
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; the message names the offending keys."""
+
+
+def load_settings(path: Path | None = None, *, required: bool = False) -> Settings:
+    """Read the TOML file (if present, or required), apply env overrides, validate."""
+    path = path or DEFAULT_CONFIG_PATH
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    elif required:
+        raise SettingsError(f"{path}: no such config file")
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        raise SettingsError(format_validation_error(exc, path)) from None
+
+
+def format_validation_error(exc: ValidationError, path: Path) -> str:
+    """One line per bad key: `http.port: Input should be a valid integer (got 'abc')`."""
+    lines = [f"invalid settings in {path} or TRAINBOT_* environment:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) or error["type"] == "missing" else f" (got {got!r})"
+        if "secret" in key or "password" in key or "token" in key or "api_key" in key:
+            shown = ""  # never echo a secret back, even a malformed one
+        lines.append(f"  {key}: {message}{shown}")
+    return "\n".join(lines)

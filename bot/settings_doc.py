@@ -1,0 +1,67 @@
+"""Render `config.example.toml` from the settings declarations (one source of truth)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+
+from bot.settings import Settings
+
+HEADER = """\
+# Trainbot configuration. Every setting, its default and what it does.
+# This file is generated from bot/settings.py: `trainbot check-config --example`.
+# Any key can be overridden by an environment variable TRAINBOT_<SECTION>__<KEY>,
+# e.g. TRAINBOT_HTTP__PORT=8080. Secrets may come from a file (the *_file keys).
+"""
+
+
+def render_example() -> str:
+    """The example config: each section, each key with its description and default."""
+    parts = [HEADER]
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        parts.append(_render_section(name, section))
+    return "\n".join(parts)
+
+
+def _render_section(name: str, section: type[BaseModel]) -> str:
+    lines = [f"# {(section.__doc__ or '').strip()}", f"[{name}]"]
+    for key, field in section.model_fields.items():
+        lines.append(f"# {field.description}")
+        value = _default(field)
+        if value is None:
+            lines.append(f"# {key} = {_placeholder(field)}")
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _default(field: FieldInfo) -> Any:
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, SecretStr):
+        return None
+    return value
+
+
+def _placeholder(field: FieldInfo) -> str:
+    text = str(field.annotation)
+    if "Path" in text:
+        return '"/run/secrets/..."'
+    return '"..."'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))

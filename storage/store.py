@@ -1,0 +1,51 @@
+"""`Store`: the open database with every repository, and the artifact folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.artifacts import Artifacts
+from storage.datasets import DatasetRepo
+from storage.db import Database
+from storage.jobs import EventRepo, JobRepo
+from storage.predictions import IdempotencyRepo, PredictionRepo
+from storage.registry import ModelRepo
+from storage.state import StateRepo
+
+
+@dataclass(frozen=True)
+class Store:
+    """Everything persistent, opened once by the App and passed to services."""
+
+    db: Database
+    artifacts: Artifacts
+    jobs: JobRepo
+    events: EventRepo
+    models: ModelRepo
+    datasets: DatasetRepo
+    predictions: PredictionRepo
+    idempotency: IdempotencyRepo
+    state: StateRepo
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> Store:
+        """Open (and migrate) the database under `data_dir` and create the folders."""
+        artifacts = Artifacts(data_dir)
+        artifacts.ensure()
+        db = await Database.open(artifacts.database)
+        return cls(
+            db=db,
+            artifacts=artifacts,
+            jobs=JobRepo(db),
+            events=EventRepo(db),
+            models=ModelRepo(db),
+            datasets=DatasetRepo(db),
+            predictions=PredictionRepo(db),
+            idempotency=IdempotencyRepo(db),
+            state=StateRepo(db),
+        )
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()
