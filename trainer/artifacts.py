@@ -1,0 +1,68 @@
+"""Writing a finished model folder atomically, with its `trainbot.json` record.
+
+The folder is built next to `output_dir` under a hidden temporary name and renamed into
+place only when complete, so a cancelled or killed run never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TRAINBOT_JSON = "trainbot.json"
+_PARTIAL = ".partial-"
+
+
+def partial_dirs(output_dir: Path) -> list[Path]:
+    """Leftover temporary folders of earlier, interrupted saves of `output_dir`."""
+    return sorted(output_dir.parent.glob(f".{output_dir.name}{_PARTIAL}*"))
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide whether a saved model loads and behaves the same elsewhere."""
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+def save_atomically(
+    output_dir: Path, write: Callable[[Path], None], record: dict[str, Any]
+) -> None:
+    """Let `write(tmp)` fill a temporary folder, add trainbot.json, then swap it in."""
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in partial_dirs(output_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = output_dir.with_name(f".{output_dir.name}{_PARTIAL}{uuid.uuid4().hex[:8]}")
+    try:
+        write(tmp)
+        record = {**record, "versions": library_versions(), "created_at": time.time()}
+        (tmp / TRAINBOT_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        _swap_into_place(tmp, output_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_into_place(tmp: Path, output_dir: Path) -> None:
+    # A directory cannot be renamed over a non-empty one, so an older model moves aside
+    # first; between the two renames the old model is still whole under its aside name.
+    aside = None
+    if output_dir.exists():
+        aside = output_dir.with_name(f".{output_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(output_dir, aside)
+    os.rename(tmp, output_dir)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)

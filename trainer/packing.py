@@ -1,0 +1,128 @@
+"""Tokenize examples and pack them into fixed-length blocks with prompt masking.
+
+Every example becomes token ids plus a "trained" flag per token, followed by EOS. The
+stream of examples is cut into `block_size` blocks, so no batch carries padding except
+the last, partly filled block. Tokens that are not trained (prompts, user turns, the
+keyword prefix) get the label -100, which the loss ignores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class TokenizedExample:
+    """Token ids of one example and, per token, whether the loss trains on it."""
+
+    ids: list[int]
+    trained: list[bool]
+
+
+@dataclass
+class PackedBlocks:
+    """Equal-length training blocks; `labels` is -100 where a token is not trained."""
+
+    block_size: int
+    input_ids: list[list[int]] = field(default_factory=list)
+    labels: list[list[int]] = field(default_factory=list)
+    useful_tokens: int = 0  # real (non-padding) tokens
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens fed to the model, padding included."""
+        return len(self.input_ids) * self.block_size
+
+    @property
+    def useful_fraction(self) -> float:
+        """Share of fed tokens that are real data rather than padding."""
+        return self.useful_tokens / self.total_tokens if self.total_tokens else 0.0
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def tokenize_examples(examples: Sequence[Any], tokenizer: Any) -> list[TokenizedExample]:
+    """Token ids and trained flags per example (Example objects from trainer.data)."""
+    if getattr(tokenizer, "chat_template", None):
+        chat = [e for e in examples if e.messages]
+        if chat:
+            rendered = {id(e): _tokenize_chat(e.messages, tokenizer) for e in chat}
+            return [rendered.get(id(e)) or _tokenize_segments([e], tokenizer)[0] for e in examples]
+    return _tokenize_segments(examples, tokenizer)
+
+
+def _tokenize_segments(examples: Sequence[Any], tokenizer: Any) -> list[TokenizedExample]:
+    # One batched call for all segments: the fast tokenizer parallelises it in Rust.
+    texts = [text for e in examples for text, _ in e.segments]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    out: list[TokenizedExample] = []
+    position = 0
+    for example in examples:
+        ids: list[int] = []
+        trained: list[bool] = []
+        for _text, is_trained in example.segments:
+            piece = encoded[position]
+            position += 1
+            ids.extend(piece)
+            trained.extend([is_trained] * len(piece))
+        out.append(TokenizedExample(ids=ids, trained=trained))
+    return out
+
+
+def _tokenize_chat(messages: Sequence[dict[str, Any]], tokenizer: Any) -> TokenizedExample:
+    """Render with the tokenizer's chat template; train only assistant turns (weight 1)."""
+    text = tokenizer.apply_chat_template(list(messages), tokenize=False)
+    spans: list[tuple[int, int]] = []
+    previous = ""
+    for i, message in enumerate(messages):
+        # The template renders a prefix of the conversation as a prefix of the text, so
+        # the characters a message adds are its span.
+        current = tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False)
+        if message.get("role") == "assistant" and message.get("weight", 1) == 1:
+            start = len(previous) if current.startswith(previous) else 0
+            spans.append((start, len(current)))
+        previous = current
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(encoding["input_ids"])
+    trained = [any(s <= a and b <= e for s, e in spans) for a, b in encoding["offset_mapping"]]
+    return TokenizedExample(ids=ids, trained=trained)
+
+
+def pack(
+    examples: Iterable[TokenizedExample], block_size: int, eos_id: int, pad_id: int
+) -> PackedBlocks:
+    """Concatenate examples (each followed by EOS) and cut into `block_size` blocks.
+
+    The EOS after an example is trained when any of its tokens is, so the model learns
+    to end a completion. Blocks without a single trained label are dropped: they would
+    only cost time (and an all-ignored batch has an undefined loss).
+    """
+    blocks = PackedBlocks(block_size=block_size)
+    ids: list[int] = []
+    labels: list[int] = []
+    for example in examples:
+        for token, trained in zip(example.ids, example.trained, strict=True):
+            ids.append(token)
+            labels.append(token if trained else IGNORE_INDEX)
+        ids.append(eos_id)
+        labels.append(eos_id if any(example.trained) else IGNORE_INDEX)
+        while len(ids) >= block_size:
+            _add_block(blocks, ids[:block_size], labels[:block_size], block_size)
+            del ids[:block_size], labels[:block_size]
+    if ids:
+        padding = block_size - len(ids)
+        _add_block(blocks, ids + [pad_id] * padding, labels + [IGNORE_INDEX] * padding, len(ids))
+    return blocks
+
+
+def _add_block(blocks: PackedBlocks, ids: list[int], labels: list[int], useful: int) -> None:
+    if all(label == IGNORE_INDEX for label in labels[1:]):
+        return  # the first label is never predicted (nothing precedes it)
+    blocks.input_ids.append(ids)
+    blocks.labels.append(labels)
+    blocks.useful_tokens += useful

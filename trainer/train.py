@@ -1,0 +1,224 @@
+"""One training run, top to bottom: read data, build the model, pack, train, save.
+
+Runs inside a worker process (see `trainer.worker`); everything it has to say goes
+through the `sink` as plain-dict events (see `trainer.spec`), ending with exactly one of
+completed / stopped / failed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from trainer.artifacts import save_atomically
+from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallback, perplexity
+from trainer.models import LoadedBase, load_base
+from trainer.packing import PackedBlocks, pack, tokenize_examples
+from trainer.spec import TrainEvent, TrainSpec
+
+
+class BlockDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
+    """Packed blocks as tensors; every item has the same length, so no padding collator."""
+
+    def __init__(self, blocks: PackedBlocks) -> None:
+        self.input_ids = torch.tensor(blocks.input_ids, dtype=torch.long)
+        self.labels = torch.tensor(blocks.labels, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.input_ids[index], "labels": self.labels[index]}
+
+
+@dataclass
+class Prepared:
+    """Model, tokenizer and packed data of a run, before the Trainer is built."""
+
+    base: LoadedBase
+    train: PackedBlocks
+    val: PackedBlocks
+    train_examples: int
+    val_examples: int
+    dataset_sha256: str
+    dataset_format: str
+    resume_from: str | None
+
+
+def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEvent:
+    """Train as `spec` says; send events to `sink`; return (and send) the final event."""
+    began = time.perf_counter()
+    prepared = prepare(spec, sink)
+    if control.requested() is not None:
+        return _final(sink, {"event": "stopped", "reason": control.requested(), "step": 0,
+                             "checkpoint": None})  # fmt: skip
+    hp = spec.hyperparameters
+    block_size = len(prepared.train.input_ids[0])
+    tokens_per_step = hp.batch_size * hp.grad_accum * block_size
+    progress = ProgressCallback(sink, tokens_per_step, _started_fields(spec, prepared))
+    stopper = ControlCallback(control)
+    trainer = Trainer(
+        model=prepared.base.model,
+        args=training_arguments(spec),
+        train_dataset=BlockDataset(prepared.train),
+        eval_dataset=BlockDataset(prepared.val),
+        processing_class=prepared.base.tokenizer,
+        callbacks=[progress, stopper],
+    )
+    trainer.remove_callback(PrinterCallback)  # it prints to stdout; events replace it
+    if hp.early_stopping_patience > 0:
+        trainer.add_callback(EarlyStoppingCallback(hp.early_stopping_patience))
+    result = trainer.train(resume_from_checkpoint=prepared.resume_from)
+    step = trainer.state.global_step
+    if stopper.reason is not None:
+        checkpoint = Path(spec.checkpoint_dir) / f"checkpoint-{step}"
+        saved = stopper.reason == "pause" and checkpoint.is_dir()
+        return _final(sink, {"event": "stopped", "reason": stopper.reason, "step": step,
+                             "checkpoint": str(checkpoint) if saved else None})  # fmt: skip
+    eval_loss = trainer.state.best_metric
+    if eval_loss is None:
+        eval_loss = progress.last_eval_loss
+    metrics: dict[str, Any] = {
+        "eval_loss": eval_loss,
+        "perplexity": perplexity(eval_loss) if eval_loss is not None else None,
+        "initial_perplexity": _initial_perplexity(trainer),
+        "train_loss": float(result.training_loss),
+        "tokens_per_s": progress.tokens_per_s,
+        "steps": step,
+        "tokens_seen": step * tokens_per_step,
+        "duration_s": time.perf_counter() - began,
+        "useful_token_fraction": prepared.train.useful_fraction,
+        "early_stopped": step < trainer.state.max_steps,
+    }
+    record = {"spec": spec.to_dict(), "dataset_sha256": prepared.dataset_sha256,
+              "dataset_format": prepared.dataset_format, "metrics": metrics, "base": spec.base,
+              "block_size": block_size, "device": _device_name(trainer)}  # fmt: skip
+    save_atomically(Path(spec.output_dir), lambda tmp: _save_model(trainer, tmp), record)
+    return _final(sink, {"event": "completed", "model_dir": spec.output_dir, "metrics": metrics,
+                         "base": spec.base, "device": record["device"]})  # fmt: skip
+
+
+def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
+    """Read and split the dataset, load or build the model, tokenize and pack."""
+    from trainer.data import load_dataset, split_examples
+
+    hp = spec.hyperparameters
+    report = load_dataset(spec.dataset_path, spec.data, block_size=hp.block_size)
+    for warning in report.warnings:
+        sink({"event": "log", "level": "warning", "message": warning})
+    if hp.keyword_loss_weight:
+        sink({"event": "log", "level": "warning",
+              "message": "keyword_loss_weight is not implemented and is ignored"})  # fmt: skip
+    # At least one validation example even at val_fraction 0: eval loss drives the
+    # best-checkpoint choice and early stopping.
+    val_fraction = max(hp.val_fraction, 1e-9)
+    train_examples, val_examples = split_examples(report.examples, val_fraction, hp.seed)
+    resume_from = _resume_checkpoint(spec)
+    base = load_base(resume_from or spec.base, [e.text for e in train_examples], hp.seed)
+    block_size = min(hp.block_size, base.max_positions)
+    if block_size < hp.block_size:
+        sink({"event": "log", "level": "warning",
+              "message": f"block_size lowered to {block_size}, the model's maximum"})  # fmt: skip
+    tokenizer = base.tokenizer
+    eos_id, pad_id = int(tokenizer.eos_token_id), int(tokenizer.pad_token_id)
+    train = pack(tokenize_examples(train_examples, tokenizer), block_size, eos_id, pad_id)
+    val = pack(tokenize_examples(val_examples, tokenizer), block_size, eos_id, pad_id)
+    if not len(train) or not len(val):
+        raise ValueError("the dataset has no trained tokens after tokenization")
+    return Prepared(base, train, val, len(train_examples), len(val_examples),
+                    report.sha256, report.format, resume_from)  # fmt: skip
+
+
+def training_arguments(spec: TrainSpec) -> TrainingArguments:
+    """TrainingArguments for the spec; checkpoints go to `spec.checkpoint_dir`."""
+    hp = spec.hyperparameters
+    # load_best_model_at_end needs every save step to be an eval step.
+    save_steps = hp.eval_every * max(1, round(hp.save_every / hp.eval_every))
+    return TrainingArguments(
+        output_dir=spec.checkpoint_dir,
+        per_device_train_batch_size=hp.batch_size,
+        per_device_eval_batch_size=hp.batch_size,
+        gradient_accumulation_steps=hp.grad_accum,
+        num_train_epochs=hp.epochs,
+        max_steps=hp.max_steps,
+        learning_rate=hp.learning_rate,
+        warmup_steps=hp.warmup_steps if hp.warmup_steps > 0 else hp.warmup_ratio,
+        weight_decay=hp.weight_decay,
+        seed=hp.seed,
+        data_seed=hp.seed,
+        eval_strategy="steps",
+        eval_steps=hp.eval_every,
+        eval_on_start=True,  # the initial perplexity, before step 1
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=hp.save_total_limit,
+        load_best_model_at_end=True,  # with save_total_limit: never deletes the best
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_strategy="steps",
+        logging_steps=1,
+        report_to=spec.report_to,
+        disable_tqdm=True,
+        use_cpu=spec.device == "cpu",
+        dataloader_num_workers=0,  # blocks are in-memory tensors; workers would only cost
+        dataloader_pin_memory=torch.cuda.is_available() and spec.device != "cpu",
+    )
+
+
+def _resume_checkpoint(spec: TrainSpec) -> str | None:
+    if not spec.resume:
+        return None
+    folder = Path(spec.checkpoint_dir)
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None  # type: ignore[no-untyped-call]
+    if last is None:
+        raise FileNotFoundError(f"nothing to resume: no checkpoint in {spec.checkpoint_dir}")
+    return str(last)
+
+
+def _started_fields(spec: TrainSpec, prepared: Prepared) -> dict[str, Any]:
+    hp = spec.hyperparameters
+    block_size = len(prepared.train.input_ids[0])
+    steps = hp.max_steps
+    if steps <= 0:  # the Trainer's own count, known here already for total_tokens
+        per_epoch = -(-len(prepared.train) // (hp.batch_size * hp.grad_accum))
+        steps = int(per_epoch * hp.epochs + 0.999)
+    return {
+        "total_tokens": steps * hp.batch_size * hp.grad_accum * block_size,
+        "train_examples": prepared.train_examples,
+        "val_examples": prepared.val_examples,
+        "train_blocks": len(prepared.train),
+        "block_size": block_size,
+        "useful_token_fraction": prepared.train.useful_fraction,
+        "base": spec.base,
+    }
+
+
+def _initial_perplexity(trainer: Trainer) -> float | None:
+    # The log history comes back with a resumed checkpoint, so this also finds the step-0
+    # evaluation of an earlier session.
+    for entry in trainer.state.log_history:
+        if entry.get("step") == 0 and "eval_loss" in entry:
+            return perplexity(float(entry["eval_loss"]))
+    return None
+
+
+def _save_model(trainer: Trainer, folder: Path) -> None:
+    trainer.save_model(str(folder))
+    # The pickled TrainingArguments are a Trainer habit, not part of a model folder, and
+    # unpickling them is unsafe; the spec in trainbot.json says the same in JSON.
+    (folder / "training_args.bin").unlink(missing_ok=True)
+
+
+def _device_name(trainer: Trainer) -> str:
+    return str(trainer.args.device.type)
+
+
+def _final(sink: EventSink, event: TrainEvent) -> TrainEvent:
+    sink(event)
+    return event
