@@ -34,8 +34,8 @@ def block_warnings(
     how = "" if count_tokens else ", estimated as UTF-8 bytes / 4"
     lines = ", ".join(str(line) for line in long[:LINES_LISTED])
     more = ", …" if len(long) > LINES_LISTED else ""
-    noun = "example is" if len(long) == 1 else "examples are"
+    noun, where = ("example is", "line") if len(long) == 1 else ("examples are", "lines")
     return [
         f"{len(long)} {noun} longer than the block size ({block_size} tokens{how}) "
-        f"and will be split across blocks (lines {lines}{more})"
+        f"and will be split across blocks ({where} {lines}{more})"
     ]

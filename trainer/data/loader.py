@@ -115,7 +115,7 @@ def _read_file(path: Path, data: bytes, options: DataOptions) -> _Reading:
     ):
         return _read_csv(decoded, chosen, FieldNames.from_options(options))
     if suffix == ".txt" and chosen in (None, "text"):
-        return _Reading("text", paragraph_rows(decoded))
+        return _Reading("text", paragraph_rows(decoded, options.text_column))
     rows = list(json_array_rows(decoded) if is_json_array(decoded) else jsonl_rows(decoded))
     if chosen is not None:
         return _Reading(chosen, rows, chosen)
@@ -179,7 +179,8 @@ def _report(
         file_errors.append(reading.empty_message)
     elif not file_errors and len(examples) < options.min_examples:
         file_errors.append(
-            f"only {len(examples)} valid examples; at least {options.min_examples} are needed"
+            f"only {len(examples)} valid {'example' if len(examples) == 1 else 'examples'}; "
+            f"at least {options.min_examples} are needed"
         )
     warnings = block_warnings(examples, block_size, count_tokens)
     return DatasetReport(

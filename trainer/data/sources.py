@@ -69,7 +69,12 @@ def jsonl_rows(decoded: DecodedText) -> Iterator[Row]:
             try:
                 yield Row(number, json.loads(text))
             except json.JSONDecodeError as exc:
-                yield Row(number, problem=f"not valid JSON ({exc.msg} at column {exc.colno})")
+                yield Row(number, problem=json_problem(exc))
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """The parser's reason, short: `not valid JSON: Expecting value at column 1`."""
+    return f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
 def is_json_array(decoded: DecodedText) -> bool:
@@ -92,7 +97,7 @@ def json_array_rows(decoded: DecodedText) -> Iterator[Row]:
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            yield Row(exc.lineno, problem=f"not valid JSON ({exc.msg} at column {exc.colno})")
+            yield Row(exc.lineno, problem=json_problem(exc))
             return
         problem = decoded.problem_between(line, line + text.count("\n", pos, end))
         yield Row(line, problem=problem) if problem else Row(line, value)
@@ -100,7 +105,7 @@ def json_array_rows(decoded: DecodedText) -> Iterator[Row]:
         if not text.startswith(",", pos):
             if not text.startswith("]", pos):
                 where = text.count("\n", 0, pos) + 1
-                yield Row(where, problem="not valid JSON (expected ',' or ']' after an element)")
+                yield Row(where, problem="not valid JSON: expecting ',' or ']' after an element")
             return
         pos = _skip_space(text, pos + 1)
 
@@ -111,8 +116,11 @@ def _skip_space(text: str, pos: int) -> int:
     return pos
 
 
-def paragraph_rows(decoded: DecodedText) -> Iterator[Row]:
-    """One row per paragraph of a `.txt` file; blank lines separate paragraphs."""
+def paragraph_rows(decoded: DecodedText, field: str = "text") -> Iterator[Row]:
+    """One row `{field: paragraph}` per paragraph of a `.txt` file.
+
+    Blank (or whitespace-only) lines separate paragraphs; line breaks inside one are kept.
+    """
     block: list[str] = []
     start = 0
     # A blank line appended at the end flushes the last paragraph.
@@ -123,7 +131,7 @@ def paragraph_rows(decoded: DecodedText) -> Iterator[Row]:
             block.append(text)
         elif block:
             problem = decoded.problem_between(start, start + len(block) - 1)
-            yield Row(start, problem=problem) if problem else Row(start, "\n".join(block))
+            yield Row(start, problem=problem) if problem else Row(start, {field: "\n".join(block)})
             block = []
 
 
@@ -163,6 +171,6 @@ def csv_table(decoded: DecodedText) -> CsvTable:
 
 def _csv_row(line: int, header: list[str], values: list[str]) -> Row:
     if len(values) != len(header):
-        problem = f"row has {len(values)} values but the header has {len(header)} columns"
+        problem = f"expected {len(header)} values (one per header column), got {len(values)}"
         return Row(line, problem=problem)
     return Row(line, dict(zip(header, values, strict=True)))
