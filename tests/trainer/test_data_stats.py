@@ -47,7 +47,7 @@ def test_exact_stats_with_one_token_per_byte(tmp_path: Path) -> None:
             p5_tokens=5,  # rank ceil(0.05 * 5) = 1 of [5, 6, 9, 13, 13]
             p95_tokens=13,  # rank ceil(0.95 * 5) = 5
             over_block_size=2,
-            trained_tokens=2 + 4 + 2 + 10 + 6,
+            trained_tokens=(2 + 4 + 2 + 10 + 6) + 5,  # completions plus their end-of-text
             block_size=10,
             epochs=2.5,
             train_examples=5,
@@ -106,7 +106,7 @@ def test_format_text_and_to_dict(tmp_path: Path) -> None:
     assert (
         "examples            5\n"
         "tokens              46\n"
-        "trained tokens      24\n"
+        "trained tokens      29\n"
         "tokens per example  min 5, median 9, mean 9.2, max 13\n"
         "percentiles         p5 5, p95 13\n"
         "over block size     2 (block size 10)\n"

@@ -2,9 +2,12 @@
 
 Each example counts as the tokens of its segments, each segment tokenized on its own
 (as the training side does to know which tokens are trained), plus one `<|endoftext|>`
-after the example. Percentiles use the nearest-rank method: the p-th percentile of n
-sorted counts is the value at rank `ceil(p / 100 * n)` (1-based, at least 1). The
-median is the usual one (the mean of the two middle values for an even count).
+after the example. That end-of-text token counts as trained (the model learns to stop)
+when the example has trained tokens, as `trainer.packing` does.
+
+Percentiles use the nearest-rank method: the p-th percentile of n sorted counts is the
+value at rank `ceil(p / 100 * n)` (1-based, at least 1). The median is the usual one
+(the mean of the two middle values for an even count).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from trainer.data.report import DatasetReport
+from trainer.data.report import DatasetReport, Example
 from trainer.data.split import split_examples
 
 
@@ -34,7 +37,7 @@ class DatasetStats:
     p5_tokens: int
     p95_tokens: int
     over_block_size: int  # examples longer than block_size, split across blocks
-    trained_tokens: int  # tokens in trained segments (end-of-text tokens not counted)
+    trained_tokens: int  # tokens in trained segments, plus each trained end-of-text token
     block_size: int
     epochs: float
     train_examples: int
@@ -107,7 +110,7 @@ def compute_stats(
         p5_tokens=nearest_rank(ordered, 5),
         p95_tokens=nearest_rank(ordered, 95),
         over_block_size=sum(1 for count in per_example if count > block_size),
-        trained_tokens=sum(n for n, trained in zip(lengths, flags, strict=True) if trained),
+        trained_tokens=_trained_tokens(examples, lengths, flags),
         block_size=block_size,
         epochs=epochs,
         train_examples=len(train),
@@ -116,6 +119,12 @@ def compute_stats(
         training_tokens=training_tokens,
         estimated_seconds=training_tokens / tokens_per_s if tokens_per_s else None,
     )
+
+
+def _trained_tokens(examples: list[Example], lengths: list[int], flags: list[bool]) -> int:
+    in_segments = sum(n for n, trained in zip(lengths, flags, strict=True) if trained)
+    # Every valid example has a non-blank trained segment, so each one's EOS is trained.
+    return in_segments + sum(1 for example in examples if example.trained_text)
 
 
 def nearest_rank(ordered: list[int], percent: float) -> int:
