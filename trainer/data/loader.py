@@ -164,16 +164,8 @@ def _report(
     examples: list[Example] = []
     row_errors: list[RowError] = []
     total = 0
-    names = FieldNames.from_options(options)
     if not reading.file_errors:
-        for row in reading.rows:
-            total += 1
-            try:
-                if row.problem is not None:
-                    raise InvalidRow(row.problem)
-                examples.append(build_example(reading.row_format, row.line, row.value, names))
-            except InvalidRow as exc:
-                row_errors.append(RowError(row.line, str(exc)))
+        total = _validate_rows(reading, FieldNames.from_options(options), examples, row_errors)
     file_errors = list(reading.file_errors)
     if not file_errors and total == 0:
         file_errors.append(reading.empty_message)
@@ -195,6 +187,22 @@ def _report(
         skip_invalid=options.skip_invalid,
         min_examples=options.min_examples,
     )
+
+
+def _validate_rows(
+    reading: _Reading, names: FieldNames, examples: list[Example], errors: list[RowError]
+) -> int:
+    """Validate every row into `examples` or `errors`; returns how many rows there were."""
+    total = 0
+    for row in reading.rows:
+        total += 1
+        try:
+            if row.problem is not None:
+                raise InvalidRow(row.problem)
+            examples.append(build_example(reading.row_format, row.line, row.value, names))
+        except InvalidRow as exc:
+            errors.append(RowError(row.line, str(exc)))
+    return total
 
 
 def _unknown_format(name: str) -> str:
