@@ -47,14 +47,16 @@ class TrainingRun:
 
     def __init__(
         self, spec: TrainSpec, process: BaseProcess, conn: Connection,
-        flags: tuple[Any, Any], stop_grace_s: float, on_done: Any,
+        flags: tuple[Any, Any], stop_grace_s: float, on_final: Any, on_exit: Any,
     ) -> None:  # fmt: skip
         self.spec = spec
         self._process = process
         self._conn = conn
         self._cancel, self._pause = flags
         self._stop_grace_s = stop_grace_s
-        self._on_done = on_done
+        self._on_final = on_final
+        self._on_exit_hook = on_exit
+        self._exited = asyncio.Event()
         self._events: list[TrainEvent] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._stop_reason: str | None = None
@@ -93,9 +95,10 @@ class TrainingRun:
             await waiter
 
     async def wait(self) -> TrainEvent:
-        """Wait for the run to end; return its final event."""
+        """Wait for the final event and the worker's exit; return the final event."""
         async for _ in self.events():
             pass
+        await self._exited.wait()
         assert self.final_event is not None
         return self.final_event
 
@@ -137,7 +140,8 @@ class TrainingRun:
             self._kill_timer.cancel()
         if self.final_event is None:
             self._append(self._unreported_end())
-        self._on_done(self)
+        self._exited.set()
+        self._on_exit_hook(self)
 
     def _unreported_end(self) -> TrainEvent:
         if self._stop_reason is not None:  # killed after the grace period ran out
@@ -151,6 +155,8 @@ class TrainingRun:
         if self.final_event is not None:
             return
         self._events.append(event)
+        if event["event"] in FINAL_EVENTS:
+            self._on_final(self, event)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -197,7 +203,9 @@ class TrainingPool:
         except BaseException:
             self._slots.release()
             raise
-        run = TrainingRun(spec, process, receiver, flags, self._stop_grace_s, self._run_done)
+        run = TrainingRun(
+            spec, process, receiver, flags, self._stop_grace_s, self._record, self._release
+        )
         self._runs.add(run)
         return run
 
@@ -214,11 +222,12 @@ class TrainingPool:
             if pending:
                 await asyncio.wait(pending, timeout=5)
 
-    def _run_done(self, run: TrainingRun) -> None:
+    def _release(self, run: TrainingRun) -> None:
         self._runs.discard(run)
         self._slots.release()
-        final = run.final_event
-        if self._throughput_path and final is not None and final["event"] == "completed":
+
+    def _record(self, run: TrainingRun, final: TrainEvent) -> None:
+        if self._throughput_path and final["event"] == "completed":
             record_throughput(
                 self._throughput_path,
                 str(final.get("base", run.spec.base)),
