@@ -86,7 +86,8 @@ class SynapseServer:
             )
         self._work_dir = self._given_dir or Path(tempfile.mkdtemp(prefix="trainbot-synapse-"))
         self._work_dir.mkdir(parents=True, exist_ok=True)
-        self._port = _free_port()
+        # Keep the port across a restart so clients can reconnect to the same URL.
+        self._port = self._port or _free_port()
         config = build_config(
             self._work_dir, server_name=self.server_name, port=self._port, overrides=self._overrides
         )
@@ -122,6 +123,7 @@ class SynapseServer:
         if self._given_dir is None and self._work_dir is not None:
             shutil.rmtree(self._work_dir, ignore_errors=True)
             self._work_dir = None
+            self._port = 0
 
     async def __aenter__(self) -> SynapseServer:
         await self.start()

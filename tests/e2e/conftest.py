@@ -14,6 +14,7 @@ from nio import AsyncClient
 
 from bot.devserver import SynapseServer, default_synapse_python
 
+from .bots import TestBot, bot_config
 from .helpers import Person, login
 
 E2E_DIR = Path(__file__).parent
@@ -23,12 +24,9 @@ _names = itertools.count()
 MakePerson = Callable[[str], Awaitable[Person]]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The server lives in the session's event loop, so every e2e test runs in it too.
-    for item in items:
-        if E2E_DIR in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.asyncio(loop_scope="session"))
+# Every e2e module sets `pytestmark = E2E`: the server and the clients live in the
+# session's event loop, so the tests must run in it too.
+E2E = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 
 def require_synapse() -> None:
@@ -70,3 +68,36 @@ async def make_person(synapse: SynapseServer) -> AsyncIterator[MakePerson]:
 
     yield make
     await asyncio.gather(*(client.close() for client in clients))
+
+
+class BotFactory:
+    """Makes bots for one test and stops every one of them afterwards."""
+
+    def __init__(self, synapse: SynapseServer, tmp_path: Path) -> None:
+        self.synapse = synapse
+        self.tmp_path = tmp_path
+        self.bots: list[TestBot] = []
+
+    async def new(self, **config: object) -> TestBot:
+        """Register a bot account and start its MatrixConnection."""
+        user_id, _ = await self.synapse.register_user(unique("trainbot"), PASSWORD)
+        store = self.tmp_path / f"store-{len(self.bots)}"
+        bot = TestBot(bot_config(self.synapse.base_url, user_id, PASSWORD, store, **config))
+        self.bots.append(bot)
+        return await bot.start()
+
+    async def restart(self, bot: TestBot, **changes: object) -> TestBot:
+        """Stop `bot` and start it again with the same store dir and state."""
+        await bot.stop()
+        again = bot.restarted(**changes)
+        self.bots.append(again)
+        return await again.start()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def bots(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[BotFactory]:
+    """Bots for this test, stopped afterwards."""
+    factory = BotFactory(synapse, tmp_path)
+    yield factory
+    for bot in factory.bots:
+        await bot.stop()

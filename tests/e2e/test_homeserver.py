@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from .conftest import MakePerson
+from .conftest import E2E, MakePerson
 from .helpers import body_is, make_room
+
+pytestmark = E2E
 
 
 async def test_invited_user_joins_and_receives_message(make_person: MakePerson) -> None:
