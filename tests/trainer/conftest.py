@@ -1,0 +1,147 @@
+"""Synthetic corpora and tiny training runs shared by the trainer tests.
+
+Everything is generated here: the corpora are small, regular languages that the
+"micro" preset (2 layers, 64 wide) learns in a few dozen steps on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainer.spec import Hyperparameters, TrainEvent, TrainSpec
+
+ANIMALS = ("cat", "dog", "fox", "owl", "bee", "cow")
+VERBS = ("sees", "likes", "chases", "finds")
+KEYWORDS = ("apple", "river", "candle", "tiger", "violin", "rocket", "garden", "mirror")
+
+
+def write_text_corpus(path: Path, examples: int = 400, seed: int = 0) -> Path:
+    """A JSONL text dataset of two-sentence animal stories."""
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for _ in range(examples):
+            a, b = rng.sample(ANIMALS, 2)
+            verb = rng.choice(VERBS)
+            text = f"the {a} {verb} the {b}. the {b} {verb} the {a}."
+            f.write(json.dumps({"text": text}) + "\n")
+    return path
+
+
+def write_keyword_corpus(path: Path, examples: int = 600, seed: int = 0) -> Path:
+    """A keywords dataset where each text uses its two keywords (learnable fast)."""
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for _ in range(examples):
+            a, b = rng.sample(KEYWORDS, 2)
+            text = f"the {a} and the {b}. i like the {a} and the {b}."
+            f.write(json.dumps({"keywords": [a, b], "text": text}) + "\n")
+    return path
+
+
+def micro_spec(tmp: Path, data: Path, name: str = "model", **changes: Any) -> TrainSpec:
+    """A spec for the micro preset; hyperparameters small enough for a test."""
+    defaults: dict[str, Any] = {
+        "max_steps": 40,
+        "batch_size": 8,
+        "block_size": 64,
+        "learning_rate": 3e-3,
+        "eval_every": 20,
+        "save_every": 20,
+    }
+    resume = changes.pop("resume", False)
+    return TrainSpec(
+        dataset_path=str(data),
+        output_dir=str(tmp / name),
+        checkpoint_dir=str(tmp / f"{name}.checkpoints"),
+        base=changes.pop("base", "micro"),
+        hyperparameters=Hyperparameters(**{**defaults, **changes}),
+        resume=resume,
+        device="cpu",
+    )
+
+
+@dataclass
+class Recorder:
+    """An event sink that keeps events and can fire a stop request at a chosen step."""
+
+    events: list[TrainEvent] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    pause: threading.Event = field(default_factory=threading.Event)
+    cancel_at_step: int | None = None
+
+    def __call__(self, event: TrainEvent) -> None:
+        self.events.append(event)
+        if event["event"] == "progress" and event["step"] == self.cancel_at_step:
+            self.cancel.set()
+
+    def of(self, kind: str) -> list[TrainEvent]:
+        """The events named `kind`, in order."""
+        return [e for e in self.events if e["event"] == kind]
+
+
+def train_in_process(spec: TrainSpec, recorder: Recorder | None = None) -> Recorder:
+    """Run training in this process (no worker) and return the recorded events."""
+    from trainer.callbacks import Control
+    from trainer.train import run_training
+
+    recorder = recorder or Recorder()
+    run_training(spec, recorder, Control(recorder.cancel, recorder.pause))
+    return recorder
+
+
+@pytest.fixture(scope="session")
+def text_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The animal-stories dataset file."""
+    return write_text_corpus(tmp_path_factory.mktemp("data") / "stories.jsonl")
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory, text_corpus: Path) -> Recorder:
+    """One finished micro run on the text corpus (its folder is in the completed event)."""
+    spec = micro_spec(tmp_path_factory.mktemp("trained"), text_corpus, max_steps=60)
+    return train_in_process(spec)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(trained_model: Recorder) -> str:
+    """The folder of `trained_model`."""
+    return str(trained_model.of("completed")[0]["model_dir"])
+
+
+# Test modules cannot import this file (pytest runs with --import-mode=importlib), so
+# the helpers are handed out as fixtures.
+@pytest.fixture(name="micro_spec")
+def micro_spec_fixture() -> Any:
+    """`micro_spec(tmp, data, name="model", **hyperparameters)` -> TrainSpec."""
+    return micro_spec
+
+
+@pytest.fixture(name="train_in_process")
+def train_in_process_fixture() -> Any:
+    """`train_in_process(spec, recorder=None)` -> Recorder."""
+    return train_in_process
+
+
+@pytest.fixture(name="recorder")
+def recorder_fixture() -> Any:
+    """The Recorder class: `recorder(cancel_at_step=3)`."""
+    return Recorder
+
+
+@pytest.fixture(name="write_text_corpus")
+def write_text_corpus_fixture() -> Any:
+    """`write_text_corpus(path, examples=400, seed=0)` -> path."""
+    return write_text_corpus
+
+
+@pytest.fixture(name="write_keyword_corpus")
+def write_keyword_corpus_fixture() -> Any:
+    """`write_keyword_corpus(path, examples=600, seed=0)` -> path."""
+    return write_keyword_corpus
