@@ -1,0 +1,127 @@
+"""`App`: builds every part from `Settings`, starts them in order and stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+from bot.logs import configure_logging, get_logger
+from bot.services import Services
+from bot.services.datasets import DatasetService
+from bot.services.events import EventBus
+from bot.services.generation import GenerationService
+from bot.services.jobs import JobService, JobSettings
+from bot.services.models import ModelService
+from bot.settings import Settings
+from storage.store import Store
+
+log = get_logger(__name__)
+
+
+class App:
+    """The running Trainbot: storage, workers, services, and the HTTP and Matrix faces."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+        self.http: Any = None
+        self.matrix: Any = None
+        self._pool: Any = None
+        self._generator: Any = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        """Open storage, start workers and services, then the faces."""
+        from trainer.generation import GenerationWorker
+        from trainer.pool import TrainingPool
+
+        s = self.settings
+        store = await Store.open(s.storage.data_dir)
+        bus = EventBus(store.events)
+        self._pool = TrainingPool(
+            max_concurrent=s.trainer.max_concurrent_jobs,
+            stop_grace_s=s.trainer.stop_grace_s,
+            throughput_path=str(store.artifacts.throughput_file),
+        )
+        self._generator = GenerationWorker(
+            cached_models=s.trainer.cached_models,
+            max_new_tokens_cap=s.trainer.max_new_tokens,
+            timeout_s=s.trainer.generation_timeout_s,
+        )
+        await self._generator.start()
+        datasets = DatasetService(store, s.trainer.min_examples, s.trainer.default_base)
+        models = ModelService(store)
+        jobs = JobService(store, bus, datasets, models, self._pool, _job_settings(s))
+        generation = GenerationService(
+            store,
+            models,
+            self._generator,
+            max_concurrent=s.http.max_concurrent_generations,
+            max_new_tokens=s.trainer.max_new_tokens,
+        )
+        self.services = Services(store, bus, datasets, models, jobs, generation)
+        await jobs.start()
+        if s.http.enabled:
+            from bot.http.server import HttpServer
+
+            self.http = HttpServer(self.services, s)
+            await self.http.start()
+        log.info(
+            "trainbot started",
+            data_dir=str(s.storage.data_dir),
+            http=self.http.url if self.http else None,
+            matrix=s.matrix.enabled,
+        )
+
+    async def stop(self) -> None:
+        """Stop taking work, pause running jobs at a checkpoint, close everything."""
+        log.info("trainbot stopping")
+        if self.http:
+            await self.http.stop()
+        if self.services:
+            await self.services.jobs.stop()
+        if self._pool:
+            await self._pool.shutdown()
+        if self._generator:
+            await self._generator.stop()
+        if self.services:
+            await self.services.store.close()
+        log.info("trainbot stopped")
+
+    async def run_until_signal(self) -> None:
+        """Start, wait for SIGTERM or SIGINT, stop gracefully."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopped.set)
+        await self.start()
+        try:
+            await self._stopped.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(ValueError):
+                    loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def request_stop(self) -> None:
+        """Ask `run_until_signal` to stop (as a signal would)."""
+        self._stopped.set()
+
+
+def _job_settings(s: Settings) -> JobSettings:
+    t = s.trainer
+    return JobSettings(
+        max_concurrent_jobs=t.max_concurrent_jobs,
+        max_queue_length=t.max_queue_length,
+        stop_grace_s=t.stop_grace_s,
+        min_examples=t.min_examples,
+        default_base=t.default_base,
+        device=t.device,
+        report_to=t.report_to,
+    )
+
+
+def setup_logging(settings: Settings) -> None:
+    """Configure logging from settings, scrubbing every configured secret."""
+    configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
