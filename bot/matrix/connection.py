@@ -82,8 +82,17 @@ class MatrixConnection:
         return str(self.client.device_id)
 
     async def start(self) -> None:
-        """Log in (raises MatrixLoginError on bad credentials) and start syncing."""
-        await log_in(self.client, self.config, SessionFile(self.config.store_dir))
+        """Log in and start syncing; raises MatrixLoginError on bad credentials and waits
+        (retrying) while the homeserver cannot be reached."""
+        attempt = 0
+        while True:
+            try:
+                await log_in(self.client, self.config, SessionFile(self.config.store_dir))
+                break
+            except TRANSIENT_ERRORS as exc:
+                log.warning("matrix_login_retry", error=repr(exc))
+                await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
         await self.history.load()
         self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
 
@@ -140,8 +149,9 @@ class MatrixConnection:
                 log.info("matrix_sync_retry", error=repr(exc))
             if not isinstance(response, SyncResponse):
                 if isinstance(response, SyncError) and response.status_code == "M_UNKNOWN_TOKEN":
+                    log.error("matrix_token_revoked")
                     raise MatrixLoginError("the homeserver revoked the bot's access token")
-                await asyncio.sleep(min(0.5 * 2**attempt, self.config.max_backoff_s))
+                await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
                 continue
             attempt = 0
@@ -155,6 +165,9 @@ class MatrixConnection:
             async with self._synced:
                 self.sync_count += 1
                 self._synced.notify_all()
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(0.5 * 2**attempt, self.config.max_backoff_s))
 
     async def _process(self, response: SyncResponse, *, act: bool) -> None:
         """Answer invites; when `act`, hand new messages over (the very first sync is

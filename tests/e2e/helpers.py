@@ -71,3 +71,18 @@ async def make_room(owner: Person, *members: Person, **create: Any) -> str:
         joined = await member.client.join(response.room_id)
         assert getattr(joined, "room_id", None) == response.room_id, joined
     return str(response.room_id)
+
+
+def is_membership(user_id: str, membership: str) -> Callable[[Event], bool]:
+    """Match the m.room.member event that gives `user_id` this membership."""
+    return lambda event: (
+        event.get("type") == "m.room.member"
+        and event.get("state_key") == user_id
+        and event.get("content", {}).get("membership") == membership
+    )
+
+
+async def invite_bot(person: Person, room_id: str, bot_user_id: str) -> None:
+    """`person` invites the bot and waits until it has joined."""
+    await person.client.room_invite(room_id, bot_user_id)
+    await person.wait_for(room_id, is_membership(bot_user_id, "join"))

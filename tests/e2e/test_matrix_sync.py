@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from .conftest import E2E, BotFactory, MakePerson
-from .helpers import make_room
+from .helpers import invite_bot, is_membership, make_room
 
 pytestmark = E2E
-
-
-async def invite_bot(room_id: str, inviter: object, bot_user_id: str) -> None:
-    await inviter.client.room_invite(room_id, bot_user_id)  # type: ignore[attr-defined]
 
 
 async def test_password_login_is_reused_after_restart(bots: BotFactory) -> None:
@@ -33,11 +29,7 @@ async def test_bot_joins_on_invite_and_ignores_history(
     room_id = await make_room(alice)
     await alice.say(room_id, "said before the bot came")
 
-    await alice.client.room_invite(room_id, bot.user_id)
-    await alice.wait_for(
-        room_id,
-        lambda e: e.get("state_key") == bot.user_id and e["content"].get("membership") == "join",
-    )
+    await invite_bot(alice, room_id, bot.user_id)
     await alice.say(room_id, "!ping")
 
     heard = await bot.next_message()
@@ -52,11 +44,7 @@ async def test_restart_resumes_from_stored_token_without_replay(
     alice = await make_person("alice")
     bot = await bots.new()
     room_id = await make_room(alice)
-    await alice.client.room_invite(room_id, bot.user_id)
-    await alice.wait_for(
-        room_id,
-        lambda e: e.get("state_key") == bot.user_id and e["content"].get("membership") == "join",
-    )
+    await invite_bot(alice, room_id, bot.user_id)
     await alice.say(room_id, "!one")
     assert (await bot.next_message()).body == "!one"
 
@@ -78,7 +66,7 @@ async def test_invite_from_stranger_is_rejected(make_person: MakePerson, bots: B
 
     event = await mallory.wait_for(
         room_id,
-        lambda e: e.get("state_key") == bot.user_id and e["content"].get("membership") == "leave",
+        is_membership(bot.user_id, "leave"),
     )
     assert bot.user_id == event["sender"]  # the bot itself declined
     assert room_id not in bot.connection.client.rooms
@@ -90,11 +78,7 @@ async def test_notices_edits_and_own_messages_are_not_commands(
     alice = await make_person("alice")
     bot = await bots.new()
     room_id = await make_room(alice)
-    await alice.client.room_invite(room_id, bot.user_id)
-    await alice.wait_for(
-        room_id,
-        lambda e: e.get("state_key") == bot.user_id and e["content"].get("membership") == "join",
-    )
+    await invite_bot(alice, room_id, bot.user_id)
     original = await alice.say(room_id, "!train shakespeare")
     assert (await bot.next_message()).body == "!train shakespeare"
 
@@ -121,11 +105,7 @@ async def test_bot_leaves_when_alone(make_person: MakePerson, bots: BotFactory) 
     alice = await make_person("alice")
     bot = await bots.new(leave_when_alone=True)
     room_id = await make_room(alice)
-    await alice.client.room_invite(room_id, bot.user_id)
-    await alice.wait_for(
-        room_id,
-        lambda e: e.get("state_key") == bot.user_id and e["content"].get("membership") == "join",
-    )
+    await invite_bot(alice, room_id, bot.user_id)
 
     await alice.client.room_leave(room_id)
 

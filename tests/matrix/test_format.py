@@ -1,0 +1,64 @@
+"""Message contents as the bot builds them (what any client will render)."""
+
+from __future__ import annotations
+
+from bot.matrix import IncomingMessage
+from bot.matrix import format as fmt
+
+
+def command(**overrides: object) -> IncomingMessage:
+    fields: dict[str, object] = {
+        "room_id": "!r:hs",
+        "event_id": "$cmd",
+        "sender": "@alice:hs",
+        "kind": "text",
+        "body": "!models",
+        "timestamp_ms": 1,
+    }
+    return IncomingMessage(**(fields | overrides))  # type: ignore[arg-type]
+
+
+def test_table_aligns_plain_columns_and_escapes_html() -> None:
+    table = fmt.table(["model", "loss"], [["tiny<v2>", 1.25], ["gpt2", 0.5]])
+
+    assert table.plain.splitlines() == [
+        "model     loss",
+        "--------  ----",
+        "tiny<v2>  1.25",
+        "gpt2      0.5",
+    ]
+    assert table.html == (
+        "<table><thead><tr><th>model</th><th>loss</th></tr></thead><tbody>"
+        "<tr><td>tiny&lt;v2&gt;</td><td>1.25</td></tr>"
+        "<tr><td>gpt2</td><td>0.5</td></tr></tbody></table>"
+    )
+
+
+def test_reply_outside_a_thread_only_quotes_the_command() -> None:
+    content = fmt.reply(command(), fmt.text("two models\n") + fmt.table(["id"], [["m1"]]))
+
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$cmd"}}
+    assert content["m.mentions"] == {"user_ids": ["@alice:hs"]}
+    assert content["body"] == "two models\nid\n--\nm1"
+    assert content["formatted_body"].startswith("two models<br><table>")
+
+
+def test_room_pings_are_defused_in_both_bodies() -> None:
+    content = fmt.notice("hello @room")
+
+    assert content["body"] == "hello @\u200droom"
+    assert content["formatted_body"] == "hello @\u200droom"
+    assert content["m.mentions"] == {"user_ids": []}
+
+
+def test_edit_carries_new_content_and_does_not_ping_again() -> None:
+    new = fmt.reply(command(), "step 7/10")
+
+    content = fmt.edit("$progress", new)
+
+    assert content["body"] == "* step 7/10"
+    assert content["formatted_body"] == "* step 7/10"
+    assert content["m.mentions"] == {}
+    assert content["m.new_content"]["m.mentions"] == {"user_ids": ["@alice:hs"]}
+    assert "m.relates_to" not in content["m.new_content"]
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$progress"}
