@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nio import AsyncClient, LoginResponse, RoomCreateResponse, SyncResponse
+from nio import AsyncClient, LoginResponse, RoomCreateResponse, SyncResponse, TypingNoticeEvent
 
 Event = dict[str, Any]
 
@@ -42,11 +42,23 @@ class Person:
                     return dict(event.source)
         raise AssertionError(f"{self.user_id} saw no matching event in {room_id}")
 
-    async def messages(self, room_id: str, sender: str) -> list[Event]:
-        """Every m.room.message `sender` sent to the room, oldest first (read via /messages)."""
+    async def messages(
+        self, room_id: str, sender: str, event_type: str = "m.room.message"
+    ) -> list[Event]:
+        """Every event of a type `sender` sent to the room, oldest first (via /messages)."""
         response = await self.client.room_messages(room_id, start="", limit=500)
         events = [e.source for e in reversed(response.chunk)]
-        return [e for e in events if e["sender"] == sender and e["type"] == "m.room.message"]
+        return [e for e in events if e["sender"] == sender and e["type"] == event_type]
+
+    async def wait_until_typing(self, room_id: str, user_id: str, within_s: float = 10.0) -> None:
+        """Sync until the room's typing notice lists `user_id`."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            room = (await self.sync(timeout_ms=500)).rooms.join.get(room_id)
+            for event in room.ephemeral if room else []:
+                if isinstance(event, TypingNoticeEvent) and user_id in event.users:
+                    return
+        raise AssertionError(f"{self.user_id} never saw {user_id} typing in {room_id}")
 
 
 def body_is(text: str) -> Callable[[Event], bool]:

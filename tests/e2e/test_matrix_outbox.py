@@ -74,6 +74,7 @@ async def test_queued_progress_edits_coalesce_into_the_newest(
     ]
     await asyncio.gather(*edits)
     await outbox.send(room_id, fmt.notice("done"))
+    await outbox.react(room_id, progress, "✅")
 
     seen = await alice.messages(room_id, bot.user_id)
     replacements = [e["content"] for e in seen if "m.new_content" in e["content"]]
@@ -81,6 +82,8 @@ async def test_queued_progress_edits_coalesce_into_the_newest(
     assert replacements[0]["body"] == "* training: step 10"
     assert replacements[0]["m.relates_to"] == {"rel_type": "m.replace", "event_id": progress}
     assert seen[-1]["content"]["body"] == "done"
+    reactions = await alice.messages(room_id, bot.user_id, "m.reaction")
+    assert [r["content"]["m.relates_to"]["key"] for r in reactions] == ["✅"]
 
 
 async def test_reply_in_thread_mentions_only_the_sender_and_escapes_text(
@@ -148,11 +151,14 @@ async def test_file_upload_reaches_the_app_and_downloads(
     assert await bot.connection.download(upload.content_uri) == data
 
 
-async def test_bot_posts_an_image_people_can_fetch(
+async def test_bot_types_then_posts_an_image_people_can_fetch(
     make_person: MakePerson, bots: BotFactory
 ) -> None:
     alice, bot, room_id = await bot_in_room_with(make_person, bots)
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+    bot.connection.outbox.typing(room_id, True)
+    await alice.wait_until_typing(room_id, bot.user_id)
 
     url = await bot.connection.outbox.upload_image(png, "loss.png")
     await bot.connection.outbox.send(
