@@ -9,8 +9,9 @@
 # Idempotent: a venv that already imports a matching Synapse is left alone.
 set -euo pipefail
 
-# Tested with 1.163; older 1.1xx releases lack config keys the devserver writes.
-SYNAPSE_SPEC="${TRAINBOT_SYNAPSE_SPEC:-matrix-synapse>=1.120,<2}"
+# Tested with 1.163.2. Kept to one known-good band: the devserver writes config keys
+# (rate limits, media) whose names and defaults move between Synapse releases.
+SYNAPSE_SPEC="${TRAINBOT_SYNAPSE_SPEC:-matrix-synapse>=1.160,<1.170}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_DIR="${1:-$REPO_ROOT/.venv-synapse}"
 

@@ -184,13 +184,15 @@ class MatrixConnection:
         await self._rooms.leave_if_alone(response.rooms.join)
 
     async def _deliver(self, room_id: str, event: Any) -> None:
-        await self.history.mark_handled(event.event_id)
         if isinstance(event, MegolmEvent):
             if self._crypto is not None:
+                await self.history.mark_handled(event.event_id)
                 await self._crypto.undecryptable(room_id, event)
             return
         message = to_incoming(room_id, event.source, encrypted=getattr(event, "decrypted", False))
         if message is not None:
+            # Only what reaches the app needs remembering; that keeps state writes rare.
+            await self.history.mark_handled(event.event_id)
             task = asyncio.create_task(self._run_handler(message))
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
