@@ -31,6 +31,7 @@ class App:
         self._pool: Any = None
         self._generator: Any = None
         self._stopped = asyncio.Event()
+        self._closed = False
 
     async def start(self) -> None:
         """Open storage, start workers and services, then the faces."""
@@ -76,7 +77,10 @@ class App:
         )
 
     async def stop(self) -> None:
-        """Stop taking work, pause running jobs at a checkpoint, close everything."""
+        """Stop taking work, pause running jobs at a checkpoint, close everything (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         log.info("trainbot stopping")
         if self.http:
             await self.http.stop()

@@ -233,6 +233,11 @@ class JobService:
         self.store.artifacts.remove(self.store.artifacts.job_dir(job.id))
         return job
 
+    @property
+    def dispatching(self) -> bool:
+        """Whether the service takes work and its dispatcher is alive (for readiness checks)."""
+        return self._accepting and self._dispatcher is not None and not self._dispatcher.done()
+
     async def queue_length(self) -> int:
         """Jobs waiting for a slot."""
         return len(await self.store.jobs.with_status("queued"))
@@ -370,6 +375,18 @@ class JobService:
                 run.pause()
         async for event in run.events():
             await self._record(job, spec, dict(event))
+        await self._wait_exit(run)
+        final = await self._current(job)
+        # Only once the worker is gone: it may still be cleaning up after its last event.
+        if final.status == "cancelled":
+            self.store.artifacts.remove(self.store.artifacts.job_dir(job.id))
+        elif final.status == "succeeded":
+            self.store.artifacts.remove(self.store.artifacts.checkpoint_dir(job.id))
+
+    async def _wait_exit(self, run: Any) -> None:
+        deadline = time.monotonic() + self.settings.stop_grace_s + 5
+        while run.exitcode is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def _record(self, job: JobRow, spec: TrainSpec, event: dict[str, Any]) -> None:
         name = str(event.pop("event"))
@@ -403,14 +420,12 @@ class JobService:
             result={**metrics, "model": model.label, "model_id": model.id},
             reason=f"registered {model.label}",
         )
-        self.store.artifacts.remove(self.store.artifacts.checkpoint_dir(job.id))
 
     async def _stopped(self, job: JobRow, event: dict[str, Any]) -> None:
         current = await self._current(job)
         resume = self._has_checkpoint(job.id)
         if event.get("reason") == "cancel":
             await self._transition(current, "cancelled", reason="cancelled")
-            self.store.artifacts.remove(self.store.artifacts.job_dir(job.id))
         elif self._stopping:
             # Paused by a service stop: back to the queue, so the next start resumes it.
             spec = {**current.spec, "resume": resume}

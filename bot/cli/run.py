@@ -1,0 +1,39 @@
+"""`trainbot run`: start everything configured until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from bot.cli.check_config import add_config_argument
+
+
+def register(subparsers: Any) -> None:
+    """Add the subcommand."""
+    parser = subparsers.add_parser(
+        "run",
+        help="Run the bot and the HTTP API.",
+        description="Start everything configured: storage, training and generation workers, "
+        "the HTTP API (http.enabled) and the Matrix bot (matrix.enabled; false runs a "
+        "headless trainer service). SIGTERM or SIGINT pauses running jobs at a checkpoint "
+        "and exits 0; they resume at the next start.",
+    )
+    add_config_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load settings, configure logging, run the App until a signal."""
+    from bot.app import App, setup_logging
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config, required=args.config is not None)
+    except SettingsError as exc:
+        print(f"trainbot: {exc}", file=sys.stderr)
+        return 1
+    setup_logging(settings)
+    asyncio.run(App(settings).run_until_signal())
+    return 0
