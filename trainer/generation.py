@@ -61,7 +61,11 @@ class GenerationWorker:
             began = time.perf_counter()
             self._pending = asyncio.get_running_loop().create_future()
             request_id = next(self._ids)
-            self._conn.send((request_id, request, self._cap))
+            try:
+                self._conn.send((request_id, request, self._cap))
+            except OSError as exc:  # the child died and nobody has noticed yet
+                self._discard()
+                raise GenerationError(f"the generation worker is gone ({exc})") from None
             try:
                 status, payload = await asyncio.wait_for(self._pending, self._timeout_s)
             except TimeoutError:

@@ -86,9 +86,10 @@ def generate_text(cache: ModelCache, request: GenerationRequest, cap: int) -> Ge
     prompt = (
         keyword_prefix(request.keywords) + request.prompt if request.keywords else request.prompt
     )
-    max_new = max(1, min(request.max_new_tokens, cap))
-    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
     window = int(getattr(model.config, "n_positions", 0) or model.config.max_position_embeddings)
+    # Learned position embeddings end at `window`: prompt and answer must fit in it.
+    max_new = max(1, min(request.max_new_tokens, cap, window - 1))
+    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
     keep = max(1, window - max_new)
     ids = ids[:, -keep:]  # the newest context wins when the prompt is too long
     if ids.shape[1] == 0:  # an empty prompt starts after an end-of-text, as in training

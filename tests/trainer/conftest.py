@@ -35,13 +35,17 @@ def write_text_corpus(path: Path, examples: int = 400, seed: int = 0) -> Path:
 
 
 def write_keyword_corpus(path: Path, examples: int = 600, seed: int = 0) -> Path:
-    """A keywords dataset where each text uses its two keywords (learnable fast)."""
+    """A keywords dataset whose texts use their one keyword twice.
+
+    Without the prefix the keyword is a 1-in-8 guess; with it, the model only has to
+    learn to copy a word from the prefix, which the micro preset does in ~300 steps.
+    """
     rng = random.Random(seed)
     with path.open("w") as f:
         for _ in range(examples):
-            a, b = rng.sample(KEYWORDS, 2)
-            text = f"the {a} and the {b}. i like the {a} and the {b}."
-            f.write(json.dumps({"keywords": [a, b], "text": text}) + "\n")
+            keyword = rng.choice(KEYWORDS)
+            text = f"the {keyword} is here. i like the {keyword}."
+            f.write(json.dumps({"keywords": [keyword], "text": text}) + "\n")
     return path
 
 
@@ -145,3 +149,9 @@ def write_text_corpus_fixture() -> Any:
 def write_keyword_corpus_fixture() -> Any:
     """`write_keyword_corpus(path, examples=600, seed=0)` -> path."""
     return write_keyword_corpus
+
+
+@pytest.fixture(name="keyword_vocabulary")
+def keyword_vocabulary_fixture() -> tuple[str, ...]:
+    """The keywords `write_keyword_corpus` draws from."""
+    return KEYWORDS

@@ -1,0 +1,137 @@
+"""Generation: the long-lived worker process, its failure modes, keyword conditioning."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainer.generation import GenerationError, GenerationWorker
+from trainer.generation_child import ModelCache, cut_at_stop, generate_text
+from trainer.spec import GenerationRequest
+
+
+def test_output_is_cut_at_the_first_stop_string() -> None:
+    assert cut_at_stop("the cat. the dog.", (" dog", ".")) == ("the cat", True)
+    assert cut_at_stop("no stop here", ("###",)) == ("no stop here", False)
+
+
+def test_generation_continues_a_prompt_in_the_trained_language(trained_model_dir: str) -> None:
+    request = GenerationRequest(trained_model_dir, "the cat sees the", seed=3, max_new_tokens=12)
+
+    result = generate_text(ModelCache(1), request, cap=512)
+
+    assert result.text.strip()
+    assert result.prompt_tokens > 0
+    assert 0 < result.completion_tokens <= 12
+    assert any(animal in result.text for animal in ("cat", "dog", "fox", "owl", "bee", "cow"))
+
+
+def test_the_same_seed_gives_the_same_text_and_the_cap_limits_length(
+    trained_model_dir: str,
+) -> None:
+    cache = ModelCache(1)
+    request = GenerationRequest(trained_model_dir, "the", seed=5, max_new_tokens=400)
+
+    first, second = generate_text(cache, request, cap=6), generate_text(cache, request, cap=6)
+
+    assert first.text == second.text
+    assert first.completion_tokens <= 6
+
+
+def test_the_cache_keeps_the_most_recently_used_models(
+    trained_model_dir: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    copies = [shutil.copytree(trained_model_dir, tmp_path / f"m{i}") for i in range(3)]
+    cache = ModelCache(2)
+
+    loaded = [cache.get(str(path)) for path in copies]
+    again = cache.get(str(copies[2]))
+
+    assert len(cache) == 2
+    assert again[0] is loaded[2][0]
+
+
+@pytest.mark.slow
+async def test_the_worker_serves_requests_and_survives_a_killed_process(
+    trained_model_dir: str,
+) -> None:
+    worker = GenerationWorker(cached_models=2, max_new_tokens_cap=8, timeout_s=60)
+    await worker.start()
+    try:
+        first_pid = worker.pid
+        assert first_pid is not None
+        request = GenerationRequest(trained_model_dir, "the dog", seed=1, max_new_tokens=100)
+        # A fresh worker spends seconds importing torch, so the request is in flight.
+        pending = asyncio.ensure_future(worker.generate(request))
+        await asyncio.sleep(1.0)
+        os.kill(first_pid, signal.SIGKILL)
+        with pytest.raises(GenerationError, match="SIGKILL"):
+            await asyncio.wait_for(pending, timeout=10)
+
+        result = await worker.generate(request)  # a fresh worker takes over
+        assert worker.pid != first_pid
+        assert result.text and result.completion_tokens <= 8 and result.latency_s > 0
+    finally:
+        await worker.stop()
+
+
+@pytest.mark.slow
+async def test_a_request_over_the_timeout_fails_instead_of_hanging(trained_model_dir: str) -> None:
+    worker = GenerationWorker(timeout_s=0.5)
+    await worker.start()
+    try:
+        # The first request loads torch and the model, which takes longer than 0.5 s.
+        with pytest.raises(GenerationError, match="timed out"):
+            await worker.generate(GenerationRequest(trained_model_dir, "the"))
+    finally:
+        await worker.stop()
+
+
+@pytest.mark.slow
+async def test_a_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
+    worker = GenerationWorker(timeout_s=60)
+    try:
+        with pytest.raises(GenerationError, match="no model in"):
+            await worker.generate(GenerationRequest(str(tmp_path / "nothing"), "hi"))
+    finally:
+        await worker.stop()
+
+
+@pytest.mark.slow
+def test_keyword_conditioning_puts_the_requested_keywords_into_the_text(
+    tmp_path: Path,
+    micro_spec: Any,
+    train_in_process: Any,
+    write_keyword_corpus: Any,
+    keyword_vocabulary: tuple[str, ...],
+) -> None:
+    data = write_keyword_corpus(tmp_path / "keywords.jsonl")
+    spec = micro_spec(
+        tmp_path, data, max_steps=300, block_size=32, learning_rate=1e-2, eval_every=300,
+        save_every=300,
+    )  # fmt: skip
+    train_in_process(spec)
+    cache = ModelCache(1)
+
+    def hit_rate(conditioned: bool) -> float:
+        hits = 0
+        for keyword in keyword_vocabulary:
+            for seed in range(3):
+                request = GenerationRequest(
+                    spec.output_dir, "", seed=seed, max_new_tokens=16,
+                    keywords=(keyword,) if conditioned else (),
+                )  # fmt: skip
+                hits += keyword in generate_text(cache, request, cap=64).text
+        return hits / (3 * len(keyword_vocabulary))
+
+    with_keywords, without = hit_rate(True), hit_rate(False)
+
+    assert with_keywords >= 0.6
+    assert with_keywords > without + 0.3
