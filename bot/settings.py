@@ -82,6 +82,54 @@ class MatrixSettings(Section):
     leave_when_alone: bool = Field(False, description="Leave a room when the bot is alone.")
 
 
+class HookSettings(Section):
+    """[[http.hooks]]: one webhook, `POST /v1/hooks/<name>`, checked with its own secret."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Name in the URL: POST /v1/hooks/<name>.",
+        examples=["retrain"],
+    )
+    kind: Literal["train", "notify"] = Field(
+        description="train: store the posted data as a dataset version and train on it; "
+        "notify: post the text into room_id.",
+        examples=["train"],
+    )
+    auth: Literal["token", "hmac"] = Field(
+        "hmac",
+        description="token: X-Trainbot-Token header equals the secret; hmac: "
+        "X-Trainbot-Signature is sha256=<hex HMAC-SHA256 of the raw body with the secret>.",
+    )
+    secret: SecretStr | None = Field(None, description="The hook's own secret.")
+    secret_file: Path | None = Field(
+        None,
+        description="Read the secret from this file.",
+        examples=["/run/secrets/trainbot-hook"],
+    )
+    dataset: str | None = Field(
+        None, description="train: the dataset name new data is stored under.", examples=["news"]
+    )
+    room_id: str | None = Field(
+        None,
+        description="notify: the room to post into; train: the room that gets the job's reports.",
+        examples=["!abc:example.org"],
+    )
+    base: str | None = Field(None, description="train: base model (default: trainer.default_base).")
+    hyperparameters: dict[str, float] = Field(
+        default_factory=dict, description="train: hyperparameters, e.g. {max_steps = 200}."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> HookSettings:
+        if self.secret is None or not self.secret.get_secret_value():
+            raise ValueError(f"hook {self.name!r} needs a secret (or secret_file)")
+        if self.kind == "train" and not self.dataset:
+            raise ValueError(f"train hook {self.name!r} needs a dataset name")
+        if self.kind == "notify" and not self.room_id:
+            raise ValueError(f"notify hook {self.name!r} needs a room_id")
+        return self
+
+
 class HttpSettings(Section):
     """[http]: the aiohttp API."""
 
@@ -96,6 +144,18 @@ class HttpSettings(Section):
     max_concurrent_generations: int = Field(
         4, ge=1, description="Generations served at once (429 above)."
     )
+    hooks: list[HookSettings] = Field(
+        default_factory=list,
+        description="Webhooks, one [[http.hooks]] table each (none by default).",
+    )
+
+    @model_validator(mode="after")
+    def _unique_hook_names(self) -> HttpSettings:
+        names = [hook.name for hook in self.hooks]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"hook names must be unique: {', '.join(twice)} appear twice")
+        return self
 
 
 class StorageSettings(Section):
@@ -185,6 +245,7 @@ class Settings(BaseSettings):
         """Every configured secret in clear text, so log output can be scrubbed of them."""
         secrets = [self.matrix.password, self.matrix.access_token, self.openai.api_key]
         secrets.extend(self.http.tokens)
+        secrets.extend(hook.secret for hook in self.http.hooks)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 

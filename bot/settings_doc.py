@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
@@ -31,14 +31,46 @@ def render_example() -> str:
 
 def _render_section(name: str, section: type[BaseModel]) -> str:
     lines = [f"# {(section.__doc__ or '').strip()}", f"[{name}]"]
+    tables = []
     for key, field in section.model_fields.items():
+        if _table_item(field) is not None:
+            tables.append((key, field))  # after the plain keys, where TOML wants them
+            continue
         lines.append(f"# {field.description}")
         value = _default(field)
         if value is None:
             lines.append(f"# {key} = {_placeholder(field)}")
         else:
             lines.append(f"{key} = {_toml_value(value)}")
+    for key, field in tables:
+        lines.extend(_render_table_list(f"{name}.{key}", key, field))
     return "\n".join(lines) + "\n"
+
+
+def _table_item(field: FieldInfo) -> type[BaseModel] | None:
+    """The table type of a `list[Section]` field (an array of tables in TOML), else None."""
+    args = get_args(field.annotation)
+    if get_origin(field.annotation) is list and args and isinstance(args[0], type):
+        return args[0] if issubclass(args[0], BaseModel) else None
+    return None
+
+
+def _render_table_list(path: str, key: str, field: FieldInfo) -> list[str]:
+    # Commented out: an example is documentation, not a default. Uncommented, it is valid.
+    item = _table_item(field)
+    assert item is not None
+    lines = [f"# {field.description}", f"# {key} = []", "# For example:", f"# [[{path}]]"]
+    for sub_key, sub in item.model_fields.items():
+        lines.append(f"# # {sub.description}")
+        if sub.examples:
+            lines.append(f"# {sub_key} = {_toml_value(sub.examples[0])}")
+            continue
+        value = _default(sub)
+        if value is None:
+            lines.append(f"# # {sub_key} = {_placeholder(sub)}")
+        else:
+            lines.append(f"# {sub_key} = {_toml_value(value)}")
+    return lines
 
 
 def _default(field: FieldInfo) -> Any:
@@ -64,4 +96,6 @@ def _toml_value(value: Any) -> str:
         return json.dumps(str(value))
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     return json.dumps(str(value))

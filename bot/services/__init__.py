@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.services.datasets import DatasetService
 from bot.services.events import EventBus
 from bot.services.generation import GenerationService
 from bot.services.jobs import JobService
 from bot.services.models import ModelService
+from bot.services.notifications import NotificationOutbox
 from storage.store import Store
 
 
@@ -22,3 +23,8 @@ class Services:
     models: ModelService
     jobs: JobService
     generation: GenerationService
+    # Built from `store` rather than passed in, so existing constructors keep working.
+    notifications: NotificationOutbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "notifications", NotificationOutbox(self.store.state))

@@ -385,7 +385,8 @@ class JobService:
 
     async def _wait_exit(self, run: Any) -> None:
         deadline = time.monotonic() + self.settings.stop_grace_s + 5
-        while run.exitcode is None and time.monotonic() < deadline:
+        # The pool reports the final event, not the exit itself; poll the exit code briefly.
+        while run.exitcode is None and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     async def _record(self, job: JobRow, spec: TrainSpec, event: dict[str, Any]) -> None:
