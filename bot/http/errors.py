@@ -1,0 +1,29 @@
+"""HTTP-only errors and the one JSON error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.services.errors import TrainbotError
+
+
+class Unauthorized(TrainbotError):
+    """No valid credentials; answered with a WWW-Authenticate challenge."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class TooLarge(TrainbotError):
+    """The request body is over `http.max_body_mb`."""
+
+    status = 413
+    code = "too_large"
+
+
+def error_body(code: str, message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    """The one error shape: {"error": {"code", "message", "details"?}}."""
+    error: dict[str, Any] = {"code": code, "message": message, **extra}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}

@@ -1,0 +1,140 @@
+"""The three middlewares: metrics (outermost), errors to JSON, authentication (innermost)."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.http.errors import TooLarge, Unauthorized, error_body
+from bot.http.hooks import verify_hook
+from bot.http.state import ServerState, client_id
+from bot.logs import get_logger
+from bot.services.errors import TooMany, TrainbotError
+
+log = get_logger(__name__)
+Next = Any  # aiohttp's handler type; kept loose so middlewares stay readable
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def build_middlewares(state: ServerState) -> list[Any]:
+    """The middlewares in the order aiohttp applies them (first is outermost)."""
+    return [_metrics(state), _errors(state), _auth(state)]
+
+
+def _metrics(state: ServerState) -> Any:
+    @web.middleware
+    async def metrics(request: web.Request, handler: Next) -> web.StreamResponse:
+        began = time.perf_counter()
+        status = 500
+        try:
+            response: web.StreamResponse = await handler(request)
+            status = response.status
+            return response
+        finally:
+            resource = request.match_info.route.resource
+            # The canonical path (/v1/jobs/{id}), so label sets stay few whatever the URL.
+            route = resource.canonical if resource is not None else "unmatched"
+            seconds = time.perf_counter() - began
+            state.metrics.observe_request(request.method, route, status, seconds)
+
+    return metrics
+
+
+def _errors(state: ServerState) -> Any:
+    @web.middleware
+    async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
+        given = request.headers.get("X-Request-Id", "")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await _translate(request, handler, request_id)
+        if not response.prepared:
+            response.headers["X-Request-Id"] = request_id
+        return response
+
+    return errors
+
+
+async def _translate(request: web.Request, handler: Next, request_id: str) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except TrainbotError as exc:
+        headers = {}
+        if isinstance(exc, TooMany):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="trainbot"'
+        return _json_error(exc.status, exc.code, exc.message, exc.details, headers)
+    except ValidationError as exc:
+        details = exc.errors(include_url=False, include_context=False, include_input=False)
+        message = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in details)
+        return _json_error(422, "invalid", message or "invalid request", details)
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            return _json_error(413, "too_large", "the request body is too large")
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Location")}
+        return _json_error(exc.status, _http_code(exc.status), exc.reason, None, headers)
+    except Exception:
+        log.exception("unhandled error", method=request.method, path=request.path)
+        message = f"internal error; quote request id {request_id} when reporting it"
+        return web.json_response(error_body("internal", message, request_id=request_id), status=500)
+
+
+def _json_error(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(error_body(code, message, details), status=status, headers=headers)
+
+
+def _http_code(status: int) -> str:
+    return {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+
+
+def _loc(loc: Any) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _auth(state: ServerState) -> Any:
+    limit = int(state.settings.http.max_body_mb * 1024 * 1024)
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Next) -> web.StreamResponse:
+        route = request.match_info.route
+        if route.resource is None:  # 404/405 from the router: nothing to protect
+            response: web.StreamResponse = await handler(request)
+            return response
+        declared = state.routes.get((request.method, route.resource.canonical))
+        # Fail closed: a route added without a declaration still needs a token.
+        mode = declared.auth if declared else "token"
+        if mode == "token":
+            request["client"] = _bearer_client(state, request)
+        # Refused before reading a byte (aiohttp's client_max_size covers chunked bodies).
+        if request.content_length is not None and request.content_length > limit:
+            raise TooLarge(f"the request body is over {state.settings.http.max_body_mb:g} MiB")
+        if mode == "hook":
+            request["client"] = await verify_hook(state, request)
+        response = await handler(request)
+        return response
+
+    return auth
+
+
+def _bearer_client(state: ServerState, request: web.Request) -> str:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("send an API token: Authorization: Bearer <token>")
+    offered = given.strip().encode()
+    match = None
+    for token in state.token_secrets():  # no early exit: timing says nothing about which
+        if hmac.compare_digest(offered, token):
+            match = token
+    if match is None:
+        raise Unauthorized("the API token is not valid")
+    return client_id(match)

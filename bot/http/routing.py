@@ -1,0 +1,128 @@
+"""Routes are declared once: the aiohttp router and the OpenAPI document are built from them.
+
+A handler receives a `Call` with the parsed path, query and body already validated
+against the declared pydantic models, and returns an aiohttp response.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from bot.http.state import ServerState
+    from bot.services import Services
+
+Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+Auth = Literal["token", "hook", "none"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: what it takes and answers, for both the router and the docs."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None  # JSON request body
+    form: type[BaseModel] | None = None  # multipart/form-data alternative: its plain fields
+    files: tuple[str, ...] = ()  # ... and its file fields
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    auth: Auth = "token"
+    produces: str = "application/json"
+    streams: bool = False  # also answers text/event-stream when asked to
+    headers: tuple[tuple[str, str], ...] = ()  # documented request headers: (name, description)
+    extra_statuses: tuple[int, ...] = field(default=())  # other success statuses
+
+    @property
+    def operation_id(self) -> str:
+        """A stable name for the operation, from the handler's name."""
+        return self.handler.__name__
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    request: web.Request
+    route: Route
+    state: ServerState
+    client: str
+    query: Any = None
+    body: Any = None
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name: (filename, data)
+
+    @property
+    def services(self) -> Services:
+        """The domain services."""
+        return self.state.services
+
+    def param(self, name: str) -> str:
+        """A path parameter."""
+        return self.request.match_info[name]
+
+
+def json_response(data: Any, status: int = 200, **headers: str) -> web.Response:
+    """A JSON answer from a pydantic model, a list of them, or plain data."""
+    return web.Response(
+        text=json.dumps(_plain(data), ensure_ascii=False),
+        status=status,
+        content_type="application/json",
+        headers=headers or None,
+    )
+
+
+def _plain(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data
+
+
+def add_routes(app: web.Application, routes: Iterable[Route], state: ServerState) -> None:
+    """Register every declared route on the aiohttp router."""
+    for route in routes:
+        resource = app.router.add_resource(route.path)
+        resource.add_route(route.method, _adapter(route, state))
+        state.routes[(route.method, resource.canonical)] = route
+
+
+def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaitable[Any]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        call = Call(request, route, state, client=request.get("client", ""))
+        if route.query is not None:
+            call.query = route.query.model_validate(dict(request.query))
+        if route.form is not None and request.content_type == "multipart/form-data":
+            call.body, call.files = await _read_form(request, route.form)
+        elif route.body is not None:
+            # Strict JSON parsing: "5" is not an integer, unknown keys are refused, so the
+            # server accepts exactly what the published schema says.
+            call.body = route.body.model_validate_json(await request.read() or b"null")
+        return await route.handler(call)
+
+    handle.__name__ = route.operation_id
+    return handle
+
+
+async def _read_form(
+    request: web.Request, model: type[BaseModel]
+) -> tuple[BaseModel, dict[str, tuple[str, bytes]]]:
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for name, value in (await request.post()).items():
+        if isinstance(value, web.FileField):
+            files[name] = (value.filename, value.file.read())
+        else:
+            fields[name] = value if isinstance(value, str) else bytes(value).decode()
+    return model.model_validate(fields), files

@@ -1,0 +1,105 @@
+"""Request bodies and query strings, validated with pydantic (and published as OpenAPI).
+
+Bodies are strict and closed (unknown keys are refused); query strings arrive as text,
+so they are parsed leniently ("5" is a number there).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
+JobStatus = Literal[
+    "queued", "validating_files", "running", "paused", "succeeded", "failed", "cancelled"
+]
+
+
+class Body(BaseModel):
+    """A JSON request body: strict types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    """A query string: values arrive as text; unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class DatasetRecords(Body):
+    """Upload records as JSON: each record is one line of a JSONL file."""
+
+    name: str = Field(min_length=1, max_length=64, description="Dataset name (versioned).")
+    format: DatasetFormat | None = Field(None, description="Row format; detected when absent.")
+    records: list[Any] = Field(min_length=1, description="Rows, e.g. {'text': '...'}.")
+    skip_invalid: bool = Field(False, description="Drop invalid rows instead of refusing.")
+
+
+class DatasetForm(Query):
+    """Upload a file as multipart/form-data: the file in field `file`, plus these fields."""
+
+    name: str = Field(min_length=1, max_length=64, description="Dataset name (versioned).")
+    format: DatasetFormat | None = Field(None, description="Row format; detected when absent.")
+    skip_invalid: bool = Field(False, description="Drop invalid rows instead of refusing.")
+
+
+class JobCreate(Body):
+    """Fine-tune a model on a dataset."""
+
+    dataset: str = Field(min_length=1, max_length=200, description="Id, prefix, name, name@vN.")
+    base: str | None = Field(None, max_length=500, description="Preset, model ref or folder.")
+    name: str | None = Field(None, max_length=64, description="Model name; the dataset's name.")
+    hyperparameters: dict[str, int | float] | None = Field(
+        None, description="e.g. {'max_steps': 200, 'learning_rate': 0.0005}."
+    )
+    backend: Literal["local"] = Field("local", description="Where to train.")
+
+
+class JobQuery(Query):
+    """Filter and page the job list (newest first)."""
+
+    status: JobStatus | None = Field(None, description="Only jobs in this state.")
+    limit: int = Field(20, ge=1, le=200, description="Page size.")
+    after: str | None = Field(None, max_length=64, description="Id of the previous page's last.")
+
+
+class EventQuery(Query):
+    """Page a job's events (oldest first)."""
+
+    after: int = Field(0, ge=0, description="Only events with a larger seq.")
+    limit: int = Field(100, ge=1, le=1000, description="Page size.")
+
+
+class GenerateBody(Body):
+    """Continue a prompt with a model (the default one when `model` is absent)."""
+
+    prompt: str = Field("", max_length=20_000, description="Text to continue.")
+    model: str | None = Field(None, max_length=200, description="Model id, name or name@vN.")
+    max_tokens: int = Field(64, ge=1, le=4096, description="New tokens at most.")
+    temperature: float = Field(0.8, ge=0, le=5, description="0 is greedy.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    top_k: int = Field(50, ge=0, le=1000, description="Sample among the k likeliest (0: all).")
+    repetition_penalty: float = Field(1.1, gt=0, le=10, description="Above 1 repeats less.")
+    keywords: list[str] = Field(default_factory=list, max_length=32, description="Topic words.")
+    stop: list[str] = Field(default_factory=list, max_length=8, description="Stop strings.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Fixed seed: repeatable.")
+
+
+class PredictionQuery(Query):
+    """Page saved generations (newest first)."""
+
+    model: str | None = Field(None, max_length=200, description="Only this model's.")
+    limit: int = Field(50, ge=1, le=500, description="Page size.")
+    before: int | None = Field(None, ge=1, description="Only ids below this one.")
+
+
+class HookBody(Body):
+    """A webhook call: `text` for notify hooks; `data` rows or a `dataset` ref for train hooks."""
+
+    text: str | None = Field(None, min_length=1, max_length=20_000, description="Markdown.")
+    data: list[dict[str, Any]] | None = Field(
+        None, min_length=1, description="Rows for a new dataset version, e.g. {'text': '...'}."
+    )
+    dataset: str | None = Field(None, min_length=1, max_length=200, description="Existing data.")

@@ -1,0 +1,103 @@
+"""`HttpServer`: the aiohttp application over the services, started and stopped by the App."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from bot.http import api_datasets, api_generate, api_jobs, api_models, api_system, hooks
+from bot.http.middleware import build_middlewares
+from bot.http.openapi import build_openapi
+from bot.http.routing import Route, add_routes
+from bot.http.state import ServerState
+from bot.logs import get_logger
+from bot.services import Services
+from bot.settings import Settings
+
+log = get_logger(__name__)
+ROUTES: tuple[Route, ...] = (
+    *api_system.ROUTES,
+    *api_datasets.ROUTES,
+    *api_jobs.ROUTES,
+    *api_models.ROUTES,
+    *api_generate.ROUTES,
+    *hooks.ROUTES,
+)
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+def build_app(services: Services, settings: Settings) -> web.Application:
+    """The aiohttp application: routes, middlewares and state, without a listening socket."""
+    state = ServerState(services, settings)
+    app = web.Application(
+        middlewares=build_middlewares(state),
+        client_max_size=int(settings.http.max_body_mb * 1024 * 1024),
+    )
+    app[STATE] = state
+    add_routes(app, ROUTES, state)
+    state.openapi = build_openapi(ROUTES, title="Trainbot API", version=_version())
+    app.on_shutdown.append(_end_streams)
+    return app
+
+
+STATE = web.AppKey("trainbot_http_state", ServerState)
+
+
+async def _end_streams(app: web.Application) -> None:
+    # Open SSE streams and downloads would hold the shutdown for their whole timeout.
+    tasks = list(app[STATE].streams)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+
+
+def _version() -> str:
+    try:
+        return version("trainbot")
+    except PackageNotFoundError:
+        return "0"
+
+
+class HttpServer:
+    """Serves the API on `http.host:http.port` (port 0: any free port; see `url`)."""
+
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.settings = settings
+        self.app = build_app(services, settings)
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+    @property
+    def state(self) -> ServerState:
+        """The shared HTTP state (metrics, route table, open streams)."""
+        return self.app[STATE]
+
+    @property
+    def url(self) -> str:
+        """The base URL with the port actually bound."""
+        if self._url is None:
+            raise RuntimeError("the HTTP server is not started")
+        return self._url
+
+    async def start(self) -> None:
+        """Bind and serve."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        host = self.settings.http.host
+        site = web.TCPSite(
+            self._runner, host, self.settings.http.port, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
+        await site.start()
+        port = self._runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        self._url = f"http://{shown}:{port}"
+        log.info("http api listening", url=self._url, routes=len(ROUTES))
+
+    async def stop(self) -> None:
+        """Stop listening, end open streams, wait briefly for requests in flight."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
