@@ -1,0 +1,102 @@
+"""`trainbot train` and `trainbot generate` as a user runs them (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TRAIN = [sys.executable, "-m", "bot", "train"]
+FAST = ["--base", "micro", "--block-size", "64", "--learning-rate", "3e-3", "--eval-every", "10"]
+
+
+def write_stories(path: Path, examples: int = 200) -> Path:
+    """A small learnable JSONL text dataset."""
+    rng = random.Random(0)
+    animals = ("cat", "dog", "fox", "owl")
+    lines = []
+    for _ in range(examples):
+        a, b = rng.sample(animals, 2)
+        lines.append(json.dumps({"text": f"the {a} sees the {b}. the {b} sees the {a}."}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_json_output_ends_with_the_completed_summary(tmp_path: Path) -> None:
+    data = write_stories(tmp_path / "stories.jsonl")
+    out = tmp_path / "model"
+
+    done = subprocess.run(
+        [*TRAIN, str(data), *FAST, "--max-steps", "20", "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    last = events[-1]
+    assert last["event"] == "completed"
+    assert last["model_dir"] == str(out)
+    assert last["steps"] == 20
+    assert last["eval_loss"] < 0.5 * events[1]["eval_loss"]
+    assert last["initial_perplexity"] > last["perplexity"] > 1
+    assert last["tokens_per_s"] > 0
+    assert [e["event"] for e in events[:2]] == ["started", "eval"]
+    assert (out / "model.safetensors").is_file()
+
+    generated = subprocess.run(
+        [sys.executable, "-m", "bot", "generate", str(out), "the cat", "--seed", "1",
+         "--max-tokens", "8"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.strip()
+
+
+def test_a_refused_dataset_prints_the_report_and_exits_2(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "only one"}\n{"txt": "wrong field"}\n')
+
+    done = subprocess.run(
+        [*TRAIN, str(data), "--out", str(tmp_path / "m"), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert "line 2" in done.stderr
+    assert done.stdout == ""
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_pauses_and_the_printed_command_resumes(tmp_path: Path) -> None:
+    data = write_stories(tmp_path / "stories.jsonl")
+    out = tmp_path / "model"
+    command = [*TRAIN, str(data), *FAST, "--max-steps", "400", "--out", str(out), "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if json.loads(line)["event"] == "progress":
+            process.send_signal(signal.SIGINT)
+            break
+    rest, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130
+    stopped = json.loads(rest.splitlines()[-1])
+    assert stopped["event"] == "stopped" and stopped["reason"] == "pause"
+    resume_line = stderr.strip().splitlines()[-1].strip()
+    assert resume_line.startswith("trainbot train") and "--resume" in resume_line
+    assert not out.exists()
+
+    args = resume_line.split()[2:]
+    resumed = subprocess.run([*TRAIN, *args, "--json"], capture_output=True, text=True, timeout=300)
+
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert events[0]["resumed_from_step"] == stopped["step"]
+    assert events[-1]["event"] == "completed" and events[-1]["steps"] == 400
