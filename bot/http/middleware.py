@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bot.http.errors import TooLarge, Unauthorized, error_body
 from bot.http.hooks import verify_hook
-from bot.http.state import ServerState, client_id
+from bot.http.state import CLIENT, ServerState, client_id
 from bot.logs import get_logger
 from bot.services.errors import TooMany, TrainbotError
 
@@ -114,12 +114,12 @@ def _auth(state: ServerState) -> Any:
         # Fail closed: a route added without a declaration still needs a token.
         mode = declared.auth if declared else "token"
         if mode == "token":
-            request["client"] = _bearer_client(state, request)
+            request[CLIENT] = _bearer_client(state, request)
         # Refused before reading a byte (aiohttp's client_max_size covers chunked bodies).
         if request.content_length is not None and request.content_length > limit:
             raise TooLarge(f"the request body is over {state.settings.http.max_body_mb:g} MiB")
         if mode == "hook":
-            request["client"] = await verify_hook(state, request)
+            request[CLIENT] = await verify_hook(state, request)
         response = await handler(request)
         return response
 

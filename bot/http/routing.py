@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from bot.http.state import CLIENT
+
 if TYPE_CHECKING:
     from bot.http.state import ServerState
     from bot.services import Services
@@ -100,7 +102,7 @@ def add_routes(app: web.Application, routes: Iterable[Route], state: ServerState
 
 def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaitable[Any]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        call = Call(request, route, state, client=request.get("client", ""))
+        call = Call(request, route, state, client=request.get(CLIENT, ""))
         if route.query is not None:
             call.query = route.query.model_validate(dict(request.query))
         if route.form is not None and request.content_type == "multipart/form-data":

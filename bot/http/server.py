@@ -84,12 +84,10 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind and serve."""
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         host = self.settings.http.host
-        site = web.TCPSite(
-            self._runner, host, self.settings.http.port, shutdown_timeout=SHUTDOWN_TIMEOUT_S
-        )
+        site = web.TCPSite(self._runner, host, self.settings.http.port)
         await site.start()
         port = self._runner.addresses[0][1]
         shown = f"[{host}]" if ":" in host else host

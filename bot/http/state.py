@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from bot.http.metrics import HttpMetrics
 from bot.services import Services
 from bot.settings import HookSettings, Settings
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from bot.http.routing import Route
 
 KEEPALIVE_S = 15.0
+CLIENT = web.RequestKey("trainbot_client", str)  # who is calling, set by the auth middleware
 
 
 @dataclass
