@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 Auth = Literal["token", "hook", "none"]
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaita
         call = Call(request, route, state, client=request.get(CLIENT, ""))
         if route.query is not None:
             call.query = route.query.model_validate(dict(request.query))
-        if route.form is not None and request.content_type == "multipart/form-data":
+        if route.form is not None and request.content_type in FORM_TYPES:
             call.body, call.files = await _read_form(request, route.form)
         elif route.body is not None:
             # Strict JSON parsing: "5" is not an integer, unknown keys are refused, so the

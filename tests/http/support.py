@@ -12,6 +12,9 @@ from typing import Any
 import aiohttp
 
 from bot.settings import Settings
+from tests.support.services import records
+
+__all__ = ["records"]  # re-exported: the HTTP tests upload the same learnable sentences
 
 TOKEN = "test-token-0123456789"
 HOOK_SECRET = "hook-secret-abcdef"
