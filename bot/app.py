@@ -69,6 +69,11 @@ class App:
 
             self.http = HttpServer(self.services, s)
             await self.http.start()
+        if s.matrix.enabled:
+            from bot.matrix.bot import MatrixBot
+
+            self.matrix = MatrixBot(self.services, s)
+            await self.matrix.start()
         log.info(
             "trainbot started",
             data_dir=str(s.storage.data_dir),
@@ -86,6 +91,8 @@ class App:
             await self.http.stop()
         if self.services:
             await self.services.jobs.stop()
+        if self.matrix:
+            await self.matrix.stop()
         if self._pool:
             await self._pool.shutdown()
         if self._generator:

@@ -1,1 +1,15 @@
-"""commands package."""
+"""Chat commands: one module per group; `ALL_COMMANDS` is the order `!help` shows."""
+
+from __future__ import annotations
+
+from bot.commands import datasets, generate, help, jobs, models, train
+from bot.commands.base import Command
+
+ALL_COMMANDS: tuple[Command, ...] = (
+    help.help_command,
+    *train.COMMANDS,
+    *jobs.COMMANDS,
+    *models.COMMANDS,
+    *generate.COMMANDS,
+    *datasets.COMMANDS,
+)
