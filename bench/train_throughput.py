@@ -1,0 +1,142 @@
+"""Training throughput: the real trainbot path against a bare PyTorch loop.
+
+Trains the `tiny` preset for a fixed number of steps through the real path (worker
+process, HF Trainer with trainbot callbacks, packed blocks), then runs a bare loop on the
+same model shape, the same packed blocks and batch size, with AdamW and the same
+gradient clipping, in this process. Prints tokens/s of both, their ratio, and the
+share of fed tokens that are real data (not padding).
+
+    .venv/bin/python bench/train_throughput.py [--steps 60] [--base tiny] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from trainer.pool import TrainingPool
+from trainer.spec import Hyperparameters, TrainSpec
+
+_WORD_LIST = (
+    "the a river mountain quiet city walks under bright old small green light house boat "
+    "garden window morning evening rain wind stone bridge road forest child teacher "
+    "writes reads sings carries finds opens closes watches remembers forgets"
+)
+WORDS = tuple(_WORD_LIST.split())
+
+
+def write_corpus(path: Path, examples: int, seed: int = 0) -> None:
+    """Random sentences: enough text for hundreds of blocks, so padding stays rare."""
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for _ in range(examples):
+            sentences = [" ".join(rng.choices(WORDS, k=rng.randint(6, 14))) + "." for _ in "xyz"]
+            f.write(json.dumps({"text": " ".join(sentences)}) + "\n")
+
+
+async def real_path(spec: TrainSpec) -> dict[str, float]:
+    """Train through the worker pool; return the completed metrics."""
+    pool = TrainingPool(max_concurrent=1)
+    run = await pool.start(spec)
+    final = await run.wait()
+    await pool.shutdown()
+    if final["event"] != "completed":
+        raise SystemExit(f"training did not complete: {final}")
+    metrics: dict[str, float] = final["metrics"]
+    return metrics
+
+
+def bare_loop(spec: TrainSpec, model_dir: str, steps: int) -> float:
+    """Tokens/s of a plain PyTorch loop over the same packed blocks."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, GPT2LMHeadModel
+
+    from trainer.data import load_dataset, split_examples
+    from trainer.packing import pack, tokenize_examples
+
+    hp = spec.hyperparameters
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    report = load_dataset(spec.dataset_path, spec.data)
+    train, _ = split_examples(report.examples, hp.val_fraction, hp.seed)
+    eos = int(tokenizer.eos_token_id)
+    blocks = pack(tokenize_examples(train, tokenizer), hp.block_size, eos, eos)
+    ids, labels = torch.tensor(blocks.input_ids), torch.tensor(blocks.labels)
+    torch.manual_seed(hp.seed)
+    model = GPT2LMHeadModel(AutoConfig.from_pretrained(model_dir))  # same shape, fresh weights
+    model.train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay
+    )
+    order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(hp.seed))
+    began = time.perf_counter()
+    for step in range(steps):
+        start = step * hp.batch_size % max(1, len(ids) - hp.batch_size)
+        batch = order[start : start + hp.batch_size]
+        loss = model(input_ids=ids[batch], labels=labels[batch]).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    seconds = time.perf_counter() - began
+    return steps * hp.batch_size * hp.block_size / seconds
+
+
+def main() -> None:
+    """Run both paths `rounds` times (alternating which goes first) and print the figures.
+
+    The machine may be shared, so each round's ratio compares two measurements taken
+    close together, and the median ratio is the headline.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--base", default="tiny")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--examples", type=int, default=4000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "corpus.jsonl"
+        write_corpus(data, args.examples)
+        hp = Hyperparameters(max_steps=args.steps, eval_every=args.steps, save_every=args.steps)
+        real, bare, useful = [], [], 0.0
+        for round_ in range(args.rounds):
+            spec = TrainSpec(
+                dataset_path=str(data),
+                output_dir=f"{tmp}/model{round_ % 2}",
+                checkpoint_dir=f"{tmp}/ckpt{round_}",
+                base=args.base,
+                hyperparameters=hp,
+                device="cpu",
+            )
+            model_dir = f"{tmp}/model0"
+            if round_ % 2 == 1:  # bare first on odd rounds (needs round 0's tokenizer)
+                bare.append(bare_loop(spec, model_dir, args.steps))
+            metrics = asyncio.run(real_path(spec))
+            real.append(metrics["tokens_per_s"])
+            useful = metrics["useful_token_fraction"]
+            if round_ % 2 == 0:
+                bare.append(bare_loop(spec, model_dir, args.steps))
+            print(
+                f"round {round_ + 1}: trainbot {real[-1]:.0f} tok/s, bare {bare[-1]:.0f} tok/s,"
+                f" ratio {real[-1] / bare[-1]:.3f}",
+                flush=True,
+            )
+    ratios = sorted(r / b for r, b in zip(real, bare, strict=True))
+    best_real, best_bare = max(real), max(bare)
+    print(f"base={args.base} steps={args.steps} batch={hp.batch_size} block={hp.block_size}")
+    print(f"trainbot path : {best_real:10.0f} tokens/s (best round)")
+    print(f"bare PyTorch  : {best_bare:10.0f} tokens/s (best round)")
+    print(f"ratio (median of rounds): {ratios[len(ratios) // 2]:.3f}   (goal >= 0.97)")
+    print(f"useful tokens : {useful:10.4f}   (goal >= 0.99)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Packing examples into blocks, label masking, chat templates, throughput estimates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import PreTrainedTokenizerFast
+
+from trainer.data import Example
+from trainer.packing import IGNORE_INDEX, TokenizedExample, pack, tokenize_examples
+from trainer.throughput import (
+    BUILTIN_TOKENS_PER_S,
+    estimate_seconds,
+    read_measurements,
+    record_throughput,
+)
+from trainer.tokenizer import SPECIAL_TOKENS, train_bpe_tokenizer
+
+EOS = 0
+PAD = 0
+
+
+def example(ids: list[int], trained: list[bool]) -> TokenizedExample:
+    return TokenizedExample(ids=ids, trained=trained)
+
+
+def test_examples_are_joined_by_eos_and_cut_into_full_blocks() -> None:
+    blocks = pack(
+        [example([1, 2, 3], [True] * 3), example([4, 5, 6, 7, 8], [True] * 5)],
+        block_size=4, eos_id=EOS, pad_id=PAD,
+    )  # fmt: skip
+
+    assert blocks.input_ids == [[1, 2, 3, EOS], [4, 5, 6, 7], [8, EOS, PAD, PAD]]
+    assert blocks.labels[2] == [8, EOS, IGNORE_INDEX, IGNORE_INDEX]
+    assert blocks.useful_tokens == 10
+    assert blocks.useful_fraction == 10 / 12
+
+
+def test_untrained_tokens_are_masked_and_their_eos_too_when_nothing_is_trained() -> None:
+    blocks = pack(
+        [example([1, 2, 3, 4], [False, False, True, True]), example([5, 6, 7], [False] * 3)],
+        block_size=9, eos_id=EOS, pad_id=PAD,
+    )  # fmt: skip
+
+    assert blocks.input_ids == [[1, 2, 3, 4, EOS, 5, 6, 7, EOS]]
+    ignored = IGNORE_INDEX
+    assert blocks.labels == [[ignored, ignored, 3, 4, EOS, ignored, ignored, ignored, ignored]]
+
+
+def test_blocks_without_any_trained_label_are_dropped() -> None:
+    blocks = pack(
+        [example([1, 2, 3], [False] * 3), example([4, 5, 6], [True] * 3)],
+        block_size=4, eos_id=EOS, pad_id=PAD,
+    )  # fmt: skip
+
+    assert blocks.input_ids == [[4, 5, 6, EOS]]
+
+
+def test_segments_are_tokenized_with_their_trained_flags() -> None:
+    texts = ["Keywords: boat\nthe boat sails.", "Q: why?\nbecause."] * 20
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=train_bpe_tokenizer(texts, vocab_size=300), **SPECIAL_TOKENS
+    )
+    item = Example(line=1, segments=(("Keywords: boat\n", False), ("the boat sails.", True)))
+
+    (tokenized,) = tokenize_examples([item], tokenizer)
+
+    prefix = tokenizer("Keywords: boat\n", add_special_tokens=False)["input_ids"]
+    assert tokenized.trained == [False] * len(prefix) + [True] * (len(tokenized.ids) - len(prefix))
+    assert tokenizer.decode(tokenized.ids) == item.text
+
+
+def test_a_chat_template_trains_only_assistant_turns_with_weight_one() -> None:
+    texts = ["user: hi\nassistant: hello\n"] * 20
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=train_bpe_tokenizer(texts, vocab_size=300), **SPECIAL_TOKENS
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    )
+    messages = (
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "skipped", "weight": 0},
+    )
+    item = Example(line=1, segments=(("unused", True),), messages=messages)
+
+    (tokenized,) = tokenize_examples([item], tokenizer)
+
+    trained_text = tokenizer.decode(
+        [t for t, on in zip(tokenized.ids, tokenized.trained, strict=True) if on]
+    )
+    assert trained_text == "assistant: hello\n"
+
+
+def test_estimates_use_measured_speed_and_fall_back_to_builtin_figures(tmp_path: Path) -> None:
+    path = tmp_path / "speed.json"
+
+    unmeasured = estimate_seconds(90_000, "tiny", path)
+    record_throughput(path, "tiny", "cpu", 30_000.0)
+    record_throughput(path, "tiny", "cpu", 10_000.0)
+    measured = estimate_seconds(90_000, "tiny", path)
+
+    assert unmeasured == estimate_seconds(90_000, "tiny") > 0
+    assert read_measurements(path)["tiny|cpu"]["runs"] == 2
+    assert measured == 1.2 * 90_000 / 20_000.0  # the running average, plus overhead
+    assert estimate_seconds(1000, "/some/model") == 1.2 * 1000 / BUILTIN_TOKENS_PER_S["small"]
