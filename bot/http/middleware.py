@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from bot.http.errors import TooLarge, Unauthorized, error_body
@@ -76,6 +77,8 @@ async def _translate(request: web.Request, handler: Next, request_id: str) -> we
         details = exc.errors(include_url=False, include_context=False, include_input=False)
         message = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in details)
         return _json_error(422, "invalid", message or "invalid request", details)
+    except HttpProcessingError as exc:  # a malformed multipart part, header, …
+        return _json_error(400, "bad_request", f"malformed request: {exc.message}")
     except web.HTTPException as exc:
         if exc.status == 413:
             return _json_error(413, "too_large", "the request body is too large")

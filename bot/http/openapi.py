@@ -131,7 +131,7 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
     if route.auth != "none":
         errors.add(401)
     if route.body is not None or route.query is not None:
-        errors.update((413, 422) if route.body is not None else (422,))
+        errors.update((400, 413, 422) if route.body is not None else (422,))
     error = {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}
     for status in sorted(errors):
         responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": error}

@@ -1,7 +1,7 @@
 """Request bodies and query strings, validated with pydantic (and published as OpenAPI).
 
-Bodies are strict and closed (unknown keys are refused); query strings arrive as text,
-so they are parsed leniently ("5" is a number there).
+Bodies are strict (unknown keys are refused, "5" is not a number); query strings and
+form fields arrive as text, so there "5" is a number, but unknown names are refused too.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ class Body(BaseModel):
 
 
 class Query(BaseModel):
-    """A query string: values arrive as text; unknown parameters are ignored."""
+    """A query string or form: values arrive as text; unknown names are refused (typos)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
 
 class DatasetRecords(Body):
