@@ -1,0 +1,45 @@
+"""`run_demo`: start the session, print how to join, run the console or the script, stop."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+
+from bot.demo.console import run_console
+from bot.demo.script import ScriptError, run_script
+from bot.demo.session import DemoOptions, DemoSession
+from bot.demo.state import DemoSetupError
+from bot.devserver import SynapseStartError
+
+write = functools.partial(print, flush=True)
+
+
+async def run_demo(options: DemoOptions, *, script: bool, timeout_s: float) -> int:
+    """Run the demo; 0 when it ends normally, 1 with a message on stderr when it fails."""
+    started = time.monotonic()
+    try:
+        session = DemoSession(options, write)
+    except DemoSetupError as exc:
+        return _fail(str(exc))
+    try:
+        view = await session.start()
+        write(session.banner())
+        write("-" * 72)
+        if script:
+            await run_script(view, write, timeout_s)
+            write("-" * 72)
+            write(f"Scripted demo finished in {time.monotonic() - started:.0f}s.")
+        else:
+            await run_console(view, write)
+    except (DemoSetupError, SynapseStartError, ScriptError, TimeoutError) as exc:
+        return _fail(str(exc) or type(exc).__name__)
+    finally:
+        write("Stopping the bot and the homeserver …")
+        await session.stop()
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"trainbot demo: {message}", file=sys.stderr, flush=True)
+    return 1
