@@ -19,6 +19,7 @@ from trainer.spec import TrainEvent, TrainSpec
 
 def prepare_child_process(num_threads: int) -> None:
     """Common set-up of a worker: quiet, single-purpose, immune to the terminal's Ctrl-C."""
+    die_with_parent()
     # The parent decides what Ctrl-C means (pause); the terminal sends SIGINT to the
     # whole process group, so the child must not die of it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -33,6 +34,23 @@ def prepare_child_process(num_threads: int) -> None:
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def die_with_parent() -> None:
+    """Have Linux SIGKILL this worker when the service dies, even by SIGKILL.
+
+    Otherwise an orphaned worker trains on (and writes checkpoints) while the restarted
+    service resumes the same job from the same folder.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def failure_event(exc: BaseException) -> TrainEvent:
