@@ -1,0 +1,67 @@
+"""A `notify` webhook posts into its room through the bot's outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+from pathlib import Path
+
+import aiohttp
+
+from bot.app import App
+from bot.devserver import SynapseServer
+
+from .conftest import E2E, MakePerson, unique
+from .helpers import invite_bot, make_room
+from .trainbot import PASSWORD, notice_containing, trainbot_settings
+
+pytestmark = E2E
+SECRET = "hook-secret-for-the-test"
+TOKEN = "api-token-for-the-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_notify_hook_text_arrives_in_the_room(
+    synapse: SynapseServer, make_person: MakePerson, tmp_path: Path
+) -> None:
+    ann = await make_person("ann")
+    room_id = await make_room(ann)
+    bot_id, _ = await synapse.register_user(unique("trainbot"), PASSWORD)
+    port = free_port()
+    hook = {"name": "alerts", "kind": "notify", "auth": "hmac", "secret": SECRET,
+            "room_id": room_id}  # fmt: skip
+    settings = trainbot_settings(synapse, bot_id, tmp_path / "bot", [ann.user_id], [])
+    settings = settings.model_copy(
+        update={"http": settings.http.model_validate(
+            {"enabled": True, "port": port, "tokens": [TOKEN], "hooks": [hook]})}
+    )  # fmt: skip
+    app = App(settings)
+    await app.start()
+    try:
+        await invite_bot(ann, room_id, bot_id)
+        body = json.dumps({"text": "Nightly data import finished: 120 new stories @room"})
+        signature = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://127.0.0.1:{port}/v1/hooks/alerts",
+                data=body,
+                headers={"Content-Type": "application/json",
+                         "X-Trainbot-Signature": f"sha256={signature}"},
+            ) as response,
+        ):  # fmt: skip
+            assert response.status in (200, 202), await response.text()
+        notice = await ann.wait_for(room_id, notice_containing("Nightly data import finished"))
+        content = notice["content"]
+        assert "@room" not in content["body"]  # defused: a hook cannot ping the room
+        assert {"user_ids": []} == content["m.mentions"]
+        assert [] == await app.services.notifications.pending()  # type: ignore[union-attr]
+    finally:
+        await app.stop()
