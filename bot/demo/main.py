@@ -11,6 +11,7 @@ from bot.demo.script import ScriptError, run_script
 from bot.demo.session import DemoOptions, DemoSession
 from bot.demo.state import DemoSetupError
 from bot.devserver import SynapseStartError
+from bot.matrix.login import MatrixLoginError
 
 write = functools.partial(print, flush=True)
 
@@ -27,12 +28,12 @@ async def run_demo(options: DemoOptions, *, script: bool, timeout_s: float) -> i
         write(session.banner())
         write("-" * 72)
         if script:
-            await run_script(view, write, timeout_s)
+            await run_script(view, write, timeout_s, options.base)
             write("-" * 72)
             write(f"Scripted demo finished in {time.monotonic() - started:.0f}s.")
         else:
             await run_console(view, write)
-    except (DemoSetupError, SynapseStartError, ScriptError, TimeoutError) as exc:
+    except (DemoSetupError, SynapseStartError, MatrixLoginError, ScriptError, TimeoutError) as exc:
         return _fail(str(exc) or type(exc).__name__)
     finally:
         write("Stopping the bot and the homeserver …")
