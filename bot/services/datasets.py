@@ -100,7 +100,9 @@ class DatasetService:
             raise
         if not report.ok:
             self.store.artifacts.remove(folder)
-            raise Invalid(report.summary(), details=_report_dict(report, name))
+            # The summary names the stored file; people see the dataset name instead.
+            summary = report.summary().replace(str(path), name, 1)
+            raise Invalid(summary, details=_report_dict(report, name))
         row = DatasetRow(
             id=dataset_id, name=name, version=await self.store.datasets.next_version(name),
             format=report.format, path=str(path), sha256=report.sha256,
