@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
+SQLITE_MAX_INT = 2**63 - 1  # larger numbers cannot even be compared in a query
 JobStatus = Literal[
     "queued", "validating_files", "running", "paused", "succeeded", "failed", "cancelled"
 ]
@@ -19,7 +20,7 @@ JobStatus = Literal[
 class Body(BaseModel):
     """A JSON request body: strict types, no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Query(BaseModel):
@@ -68,7 +69,7 @@ class JobQuery(Query):
 class EventQuery(Query):
     """Page a job's events (oldest first)."""
 
-    after: int = Field(0, ge=0, description="Only events with a larger seq.")
+    after: int = Field(0, ge=0, le=SQLITE_MAX_INT, description="Only events with a larger seq.")
     limit: int = Field(100, ge=1, le=1000, description="Page size.")
 
 
@@ -92,7 +93,7 @@ class PredictionQuery(Query):
 
     model: str | None = Field(None, max_length=200, description="Only this model's.")
     limit: int = Field(50, ge=1, le=500, description="Page size.")
-    before: int | None = Field(None, ge=1, description="Only ids below this one.")
+    before: int | None = Field(None, ge=1, le=SQLITE_MAX_INT, description="Only ids below this.")
 
 
 class HookBody(Body):

@@ -26,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     *hooks.ROUTES,
 )
 SHUTDOWN_TIMEOUT_S = 5.0
+MAX_LINE = 64 * 1024
 
 
 def build_app(services: Services, settings: Settings) -> web.Application:
@@ -84,7 +85,12 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind and serve."""
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        # Longer request lines and headers than aiohttp's 8 KiB default, so an over-long
+        # query or header reaches validation and gets a JSON 422, not a bare-text 400.
+        self._runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            max_line_size=MAX_LINE, max_field_size=MAX_LINE,
+        )  # fmt: skip
         await self._runner.setup()
         host = self.settings.http.host
         site = web.TCPSite(self._runner, host, self.settings.http.port)

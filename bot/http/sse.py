@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from bot.http.routing import Call
 
 END = object()  # the pump's "no more events"
+SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit an SQLite integer
 
 
 def wants_stream(request: web.Request) -> bool:
@@ -32,7 +34,7 @@ def is_final(row: EventRow) -> bool:
 def start_after(request: web.Request, after: int) -> int:
     """Last-Event-ID (a reconnecting client) wins over ?after; bad values mean the start."""
     header = request.headers.get("Last-Event-ID", "").strip()
-    return int(header) if header.isdigit() else after
+    return int(header) if SEQ.fullmatch(header) else after
 
 
 def format_event(row: EventRow) -> bytes:

@@ -51,6 +51,12 @@ async def test_a_string_is_not_a_number_in_a_body(api: Api) -> None:
     assert ["max_tokens"] == reply.error["details"][0]["loc"]
 
 
+async def test_numbers_must_be_finite(api: Api) -> None:
+    body = b'{"dataset": "x", "hyperparameters": {"learning_rate": NaN}}'
+    reply = await api.post("/v1/jobs", data=body, headers={"Content-Type": "application/json"})
+    assert 422 == reply.status
+
+
 async def test_query_strings_are_validated(api: Api) -> None:
     reply = await api.get("/v1/jobs?limit=0&status=sleeping")
     assert 422 == reply.status

@@ -131,7 +131,7 @@ async def test_the_archive_streams_a_folder_transformers_can_load(
 
 
 async def test_generation_is_saved_and_repeatable_with_a_seed(api: Api, trained: Trained) -> None:
-    ask = {"prompt": "the cat", "max_tokens": 8, "seed": 7, "temperature": 0.9}
+    ask = {"prompt": "the cat", "model": "poems", "max_tokens": 8, "seed": 7, "temperature": 0.9}
     first, second = [await api.post("/v1/generate", json=ask) for _ in range(2)]
     assert (200, 200) == (first.status, second.status), first.text
     assert first.json["text"] == second.json["text"]
@@ -184,7 +184,7 @@ async def test_another_version_can_be_activated_then_the_old_one_deleted(
     assert second.id == (await api.get("/v1/models/poems")).json["id"]
     assert 200 == (await api.delete(f"/v1/models/{trained.model_id}")).status
     assert 404 == (await api.get(f"/v1/models/{trained.model_id}")).status
-    reply = await api.post("/v1/generate", json={"prompt": "the dog"})
+    reply = await api.post("/v1/generate", json={"prompt": "the dog", "model": "poems"})
     assert "poems@v2" == reply.json["model"]
 
 
