@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from typing import Any
 
@@ -10,8 +11,9 @@ from storage.store import Store
 PACKAGES = ("trainbot", "torch", "transformers", "matrix-nio", "aiohttp", "openai")
 
 
+@functools.cache  # reading metadata takes milliseconds; what runs cannot change meanwhile
 def package_versions() -> dict[str, str]:
-    """Installed versions, read from package metadata (nothing is imported)."""
+    """Installed versions, read from package metadata once (nothing is imported)."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -40,5 +42,5 @@ async def overview(store: Store) -> dict[str, Any]:
         "queue_length": counts.get("queued", 0),
         "running": running,
         "active_models": active,
-        "versions": package_versions(),
+        "versions": dict(package_versions()),  # a copy: the cached one stays intact
     }
