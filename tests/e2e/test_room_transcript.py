@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-
-import pytest_asyncio
-
-from bot.app import App
-from bot.devserver import SynapseServer
 from tests.support.services import FAST, records
 
-from .conftest import E2E, MakePerson, unique
-from .trainbot import PASSWORD, Room, notice_containing, open_room, trainbot_settings
+from . import trainbot
+from .conftest import E2E, MakePerson
+from .trainbot import Room, StartBot, notice_containing, open_room
 
 pytestmark = E2E
-
-StartBot = Callable[..., Awaitable[tuple[App, str]]]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def start_trainbot(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[StartBot]:
-    apps: list[App] = []
-
-    async def start(
-        allowed: list[str], admins: list[str] | None = None, **sections: object
-    ) -> tuple[App, str]:
-        user_id, _ = await synapse.register_user(unique("trainbot"), PASSWORD)
-        settings = trainbot_settings(
-            synapse, user_id, tmp_path / f"bot{len(apps)}", allowed, admins or [], **sections
-        )
-        app = App(settings)
-        await app.start()
-        apps.append(app)
-        return app, user_id
-
-    yield start
-    for app in apps:
-        await app.stop()
+trainbots, start_trainbot = trainbot.trainbots, trainbot.start_trainbot  # shared fixtures
 
 
 async def test_help_usage_and_refusals(start_trainbot: StartBot, make_person: MakePerson) -> None:
