@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import threading
-from typing import BinaryIO
 
 from bot.demo.view import RoomView, Write
 
 QUIT = ("/quit", "/exit")
 
 
-async def run_console(view: RoomView, write: Write, stdin: BinaryIO | None = None) -> None:
+async def run_console(view: RoomView, write: Write, stdin_fd: int | None = None) -> None:
     """Send each typed line; return on `/quit` or end of input (Ctrl-D)."""
-    lines = _read_lines(stdin or sys.stdin.buffer)
+    lines = _read_lines(sys.stdin.fileno() if stdin_fd is None else stdin_fd)
     write("Type a message for the room (try !help), /quit or Ctrl-D to stop.")
     while (line := await lines.get()) is not None:
         text = line.strip()
@@ -28,19 +28,25 @@ async def run_console(view: RoomView, write: Write, stdin: BinaryIO | None = Non
                 write(f"(not sent: {exc})")
 
 
-def _read_lines(stdin: BinaryIO) -> asyncio.Queue[str | None]:
+def _read_lines(fd: int) -> asyncio.Queue[str | None]:
     """A queue of typed lines, None at end of input.
 
-    A daemon thread does the blocking reads: it works for a terminal, a pipe and a file
-    alike, and never keeps the process alive once the demo stops.
+    A daemon thread does the blocking reads: that works for a terminal, a pipe and a file
+    alike. It reads the raw descriptor, not `sys.stdin`, whose buffer lock a daemon thread
+    must not hold while the interpreter shuts down (that aborts the process).
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def pump() -> None:
-        for raw in iter(stdin.readline, b""):
-            if not _hand_over(loop, queue, raw.decode("utf-8", "replace")):
-                return
+        pending = b""
+        while chunk := os.read(fd, 4096):
+            *complete, pending = (pending + chunk).split(b"\n")
+            for raw in complete:
+                if not _hand_over(loop, queue, raw.decode("utf-8", "replace")):
+                    return
+        if pending:
+            _hand_over(loop, queue, pending.decode("utf-8", "replace"))
         _hand_over(loop, queue, None)
 
     threading.Thread(target=pump, name="demo-stdin", daemon=True).start()

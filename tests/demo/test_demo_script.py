@@ -45,8 +45,8 @@ def scripted(
     require_synapse()
     work_dir = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
-        demo_command(work_dir, "--script", "--timeout", "60"),
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=150,
+        demo_command(work_dir, "--script", "--timeout", "120"),
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     return result, work_dir
 
@@ -89,7 +89,7 @@ def test_a_second_run_logs_in_again_and_the_console_talks_to_the_bot(
         assert "demo@v1 *" in _until(lines, "demo@v1 *")
         demo.stdin.write("/quit\n")
         demo.stdin.flush()
-        assert 0 == demo.wait(timeout=60)
+        assert 0 == demo.wait(timeout=60), _rest(lines)
     finally:
         if demo.poll() is None:
             demo.kill()
@@ -101,6 +101,14 @@ def _lines_of(process: subprocess.Popen[str]) -> queue.Queue[str]:
     stdout = process.stdout
     threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
     return lines
+
+
+def _rest(lines: queue.Queue[str]) -> str:
+    """Whatever output is left (for a failure message)."""
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    return "".join(rest)
 
 
 def _until(lines: queue.Queue[str], text: str, within_s: float = 60.0) -> str:
