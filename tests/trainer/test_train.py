@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,13 @@ def test_early_stopping_ends_a_run_that_stops_improving(
 def test_a_hub_id_that_cannot_be_fetched_fails_with_one_readable_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import huggingface_hub
+
+    # The variable is read when huggingface_hub is imported, so set the constants too.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    offline_module = sys.modules[huggingface_hub.is_offline_mode.__module__]
+    monkeypatch.setattr(offline_module, "HF_HUB_OFFLINE", True, raising=False)
 
     with pytest.raises(BaseModelError) as caught:
         load_base("someone/no-such-model", ["text"], seed=1)
