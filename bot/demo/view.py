@@ -12,6 +12,7 @@ import aiohttp
 from nio import AsyncClient, RoomSendResponse, SyncResponse
 
 from bot.demo.render import Event, render_event
+from bot.demo.state import DemoSetupError
 
 # Short polls keep the terminal lively and let Ctrl-D stop the demo within a second.
 POLL_MS = 1000
@@ -36,8 +37,9 @@ class RoomView:
 
     async def start(self) -> None:
         """Skip the room's history, then follow it from now on."""
-        await self._sync(timeout_ms=0)
-        self.events.clear()
+        response = await self.client.sync(timeout=0)
+        if not isinstance(response, SyncResponse):
+            raise DemoSetupError(f"the demo user's first sync failed: {response}")
         self._task = asyncio.create_task(self._follow(), name="demo-room-view")
 
     async def stop(self) -> None:

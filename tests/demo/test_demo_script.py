@@ -82,7 +82,9 @@ def test_a_second_run_logs_in_again_and_the_console_talks_to_the_bot(
     lines = _lines_of(demo)
     try:
         assert "Dataset demo@v1: 300 stories (kept from last run)." in _until(lines, "kept from")
-        _until(lines, "Type a message")
+        shown = _until(lines, "Type a message")
+        assert "Demo login:  user @demo:localhost" in shown
+        assert "trainbot: " not in shown  # the room's history is not replayed
         assert demo.stdin is not None
         demo.stdin.write("!models\n")
         demo.stdin.flush()
@@ -112,7 +114,7 @@ def _rest(lines: queue.Queue[str]) -> str:
 
 
 def _until(lines: queue.Queue[str], text: str, within_s: float = 60.0) -> str:
-    """Read output until a line containing `text`; return that line."""
+    """Read output up to a line containing `text`; return what was read."""
     deadline = time.monotonic() + within_s
     seen: list[str] = []
     while time.monotonic() < deadline:
@@ -122,5 +124,5 @@ def _until(lines: queue.Queue[str], text: str, within_s: float = 60.0) -> str:
             break
         seen.append(line)
         if text in line:
-            return line
+            return "".join(seen)
     raise AssertionError(f"no line with {text!r} within {within_s:.0f}s:\n{''.join(seen)}")
