@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
-
-from nio import UploadResponse
 
 from tests.support.services import records
 
 from . import trainbot
 from .conftest import E2E, MakePerson
-from .trainbot import Room, StartBot, open_room
+from .trainbot import StartBot, open_room, reply_with, upload
 
 pytestmark = E2E
 trainbots, start_trainbot = trainbot.trainbots, trainbot.start_trainbot  # shared fixtures
-
-
-async def upload(room: Room, filename: str, data: bytes) -> str:
-    """The person uploads a file to the room (m.file); its event id."""
-    response, _ = await room.person.client.upload(
-        io.BytesIO(data), "application/jsonl", filename, filesize=len(data)
-    )
-    assert isinstance(response, UploadResponse), response
-    info = {"mimetype": "application/jsonl", "size": len(data)}
-    return await room.ask(filename, msgtype="m.file", url=response.content_uri, info=info)
-
-
-async def reply_with(room: Room, file_event: str, command: str) -> dict[str, str]:
-    """Answer the uploaded file with `command`; the content of the bot's reply."""
-    relates_to = {"m.relates_to": {"m.in_reply_to": {"event_id": file_event}}}
-    reply = await room.reply_to(await room.ask(command, **relates_to), 60)
-    return dict(reply["content"])
 
 
 def jsonl(rows: list[object]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from nio import TypingNoticeEvent
+from nio import TypingNoticeEvent, UploadResponse
 
 from bot.app import App
 from bot.devserver import SynapseServer
@@ -103,7 +104,7 @@ class Room:
     typing in `typing`), so waiting for one event never loses another.
     """
 
-    def __init__(self, app: App, person: Person, room_id: str, bot_id: str) -> None:
+    def __init__(self, app: App | None, person: Person, room_id: str, bot_id: str) -> None:
         self.app = app
         self.person = person
         self.room_id = room_id
@@ -202,6 +203,23 @@ def step(body: str) -> int | None:
     """The step a progress line shows (`… step 12/40 …`), if any."""
     found = STEP.search(body)
     return int(found[1]) if found else None
+
+
+async def upload(room: Room, filename: str, data: bytes) -> str:
+    """The person uploads a file to the room (m.file); its event id."""
+    response, _ = await room.person.client.upload(
+        io.BytesIO(data), "application/jsonl", filename, filesize=len(data)
+    )
+    assert isinstance(response, UploadResponse), response
+    info = {"mimetype": "application/jsonl", "size": len(data)}
+    return await room.ask(filename, msgtype="m.file", url=response.content_uri, info=info)
+
+
+async def reply_with(room: Room, file_event: str, command: str) -> dict[str, Any]:
+    """Answer the uploaded file with `command`; the content of the bot's reply."""
+    relates_to = {"m.relates_to": {"m.in_reply_to": {"event_id": file_event}}}
+    reply = await room.reply_to(await room.ask(command, **relates_to), 60)
+    return dict(reply["content"])
 
 
 async def open_room(app: App, person: Person, bot_id: str, **create: Any) -> Room:
