@@ -65,7 +65,7 @@ class _Steps:
         try:
             return await self.view.wait_for(match, within_s)
         except TimeoutError:
-            raise ScriptError(f"no {what} within {within_s:.0f}s") from None
+            raise ScriptError(f"timed out after {within_s:g}s waiting for {what}") from None
 
 
 def _body(event: Event) -> str:
