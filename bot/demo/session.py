@@ -61,7 +61,11 @@ class DemoSession:
         assert self.app is not None and self.app.services is not None
         await store_demo_dataset(self.app.services, self.write)
         client = await log_in(self.synapse.base_url, self.demo_id, self.state.demo_password)
-        room_id = await ensure_room(client, self.synapse.server_name, self.bot_id)
+        try:
+            room_id = await ensure_room(client, self.synapse.server_name, self.bot_id)
+        except BaseException:
+            await client.close()
+            raise
         self.view = RoomView(client, room_id, self.write)
         await self.view.start()
         await wait_until_member(client, room_id, self.bot_id, self.options.join_timeout_s)
