@@ -30,6 +30,7 @@ class App:
         self.matrix: Any = None
         self._pool: Any = None
         self._generator: Any = None
+        self._openai: Any = None
         self._stopped = asyncio.Event()
         self._closed = False
 
@@ -54,13 +55,15 @@ class App:
         await self._generator.start()
         datasets = DatasetService(store, s.trainer.min_examples, s.trainer.default_base)
         models = ModelService(store)
-        jobs = JobService(store, bus, datasets, models, self._pool, _job_settings(s))
+        remote = self._remote_jobs(store, bus, datasets, models)
+        jobs = JobService(store, bus, datasets, models, self._pool, _job_settings(s), remote)
         generation = GenerationService(
             store,
             models,
             self._generator,
             max_concurrent=s.http.max_concurrent_generations,
             max_new_tokens=s.trainer.max_new_tokens,
+            remote=self._openai,
         )
         self.services = Services(store, bus, datasets, models, jobs, generation)
         await jobs.start()
@@ -97,6 +100,8 @@ class App:
             await self._pool.shutdown()
         if self._generator:
             await self._generator.stop()
+        if self._openai:
+            await self._openai.close()
         if self.services:
             await self.services.store.close()
         log.info("trainbot stopped")
@@ -114,6 +119,21 @@ class App:
                 with contextlib.suppress(ValueError):
                     loop.remove_signal_handler(sig)
             await self.stop()
+
+    def _remote_jobs(
+        self, store: Store, bus: EventBus, datasets: DatasetService, models: ModelService
+    ) -> Any:
+        """The OpenAI backend's jobs, or None without an API key (`backend=openai` says so)."""
+        o = self.settings.openai
+        if o.api_key is None or not o.api_key.get_secret_value():
+            return None
+        # Imported here: without a key, start-up never pays for importing the client.
+        from bot.services.openai_api import OpenAIBackend
+        from bot.services.remote_jobs import RemoteJobs, RemoteSettings
+
+        self._openai = OpenAIBackend(o)
+        settings = RemoteSettings(o.fine_tune_model, o.poll_interval_s)
+        return RemoteJobs(store, bus, datasets, models, self._openai, settings)
 
     def request_stop(self) -> None:
         """Ask `run_until_signal` to stop (as a signal would)."""

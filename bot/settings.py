@@ -198,6 +198,12 @@ class OpenAISettings(Section):
     )
     max_concurrency: int = Field(4, ge=1, description="Concurrent API requests.")
     request_timeout_s: float = Field(60.0, gt=0, description="Seconds per API request.")
+    max_retries: int = Field(
+        3, ge=0, description="Retries of a request answered 429 or 5xx (with backoff)."
+    )
+    poll_interval_s: float = Field(
+        30.0, gt=0, description="Seconds between status checks of a remote fine-tuning job."
+    )
 
 
 class SchedulerSettings(Section):

@@ -15,7 +15,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.logs import get_logger
 from bot.services.datasets import DatasetService
@@ -35,7 +35,11 @@ from storage.jobs import JobRow
 from storage.store import Store
 from trainer.spec import DataOptions, TrainSpec
 
+if TYPE_CHECKING:
+    from bot.services.remote_jobs import RemoteJobs
+
 log = get_logger(__name__)
+NO_OPENAI = "backend=openai needs the [openai] section configured (api_key or api_key_file)"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class JobService:
         models: ModelService,
         pool: Any,
         settings: JobSettings,
+        remote: RemoteJobs | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -93,19 +98,29 @@ class JobService:
         self._dispatcher: asyncio.Task[None] | None = None
         self._accepting = False
         self._stopping = False
+        self.remote = remote  # `backend="openai"` jobs; None when [openai] has no key
+        if remote is not None:
+            remote.bind(self._transition, self._lock)
 
     # -- life cycle of the service ------------------------------------------------------
 
     async def start(self) -> None:
         """Recover jobs interrupted by a crash or a stop, then start dispatching."""
         await self.recover()
+        if self.remote is not None:
+            await self.remote.start()
         self._accepting = True
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="job-dispatcher")
         self._wake.set()
 
     async def recover(self) -> None:
-        """Put jobs that were running when the process died back in the queue."""
+        """Put local jobs that were running when the process died back in the queue.
+
+        Remote jobs have no local checkpoint: `RemoteJobs.start` polls them again.
+        """
         for job in await self.store.jobs.with_status("running", "validating_files"):
+            if job.backend != "local":
+                continue
             resume = self._has_checkpoint(job.id)
             spec = {**job.spec, "resume": resume}
             how = "resuming from its newest checkpoint" if resume else "starting over"
@@ -124,6 +139,8 @@ class JobService:
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.stop_grace_s + 10)
+        if self.remote is not None:
+            await self.remote.stop()
         await self.bus.drain()
 
     # -- requests ---------------------------------------------------------------------
@@ -143,8 +160,15 @@ class JobService:
             previous = await self._idempotent(requested_by, idempotency_key, request)
             if previous:
                 return previous
+        if request.backend == "openai":
+            job = await self._openai().submit(request, requested_by=requested_by, room_id=room_id)
+            if idempotency_key:
+                await self.store.idempotency.put(
+                    requested_by, idempotency_key, request.fingerprint(), job.id
+                )
+            return job
         if request.backend != "local":
-            raise Invalid(f"unknown backend {request.backend!r}: use 'local'")
+            raise Invalid(f"unknown backend {request.backend!r}: use 'local' or 'openai'")
         hp = parse_hyperparameters(request.hyperparameters or {})
         dataset = await self.datasets.resolve(request.dataset)
         name = check_name(request.name or dataset.name, "model")
@@ -220,6 +244,8 @@ class JobService:
         async with self._lock:
             job = await self.get(ref)
             refuse_action(job.status, "resume")
+            if job.backend != "local":
+                return await self._openai().control(job, "resume")
             spec = {**job.spec, "resume": self._has_checkpoint(job.id)}
             job = await self._transition(job, "queued", spec=spec, reason="resumed")
         self._wake.set()
@@ -244,10 +270,17 @@ class JobService:
 
     # -- internals --------------------------------------------------------------------
 
+    def _openai(self) -> RemoteJobs:
+        if self.remote is None:
+            raise Unavailable(NO_OPENAI)
+        return self.remote
+
     async def _control(self, ref: str, action: str) -> JobRow:
         async with self._lock:
             job = await self.get(ref)
             refuse_action(job.status, action)
+            if job.backend != "local":
+                return await self._openai().control(job, action)
             if job.status in ("queued", "paused"):
                 target = "cancelled" if action == "cancel" else "paused"
                 return await self._transition(job, target, reason=f"{action} requested")
@@ -326,7 +359,12 @@ class JobService:
             self._wake.clear()
             while len(self._tasks) < self.settings.max_concurrent_jobs:
                 async with self._lock:
-                    queued = await self.store.jobs.with_status("queued")
+                    # Remote jobs are driven by `RemoteJobs` and take no local slot.
+                    queued = [
+                        job
+                        for job in await self.store.jobs.with_status("queued")
+                        if job.backend == "local"
+                    ]
                     if not queued or not self._accepting:
                         break
                     job = await self._transition(queued[0], "validating_files")
