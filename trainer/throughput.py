@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Tokens per second measured on a 2-core x86 CPU (no GPU) with bench/train_throughput.py
-# and the default hyperparameters, rounded down; used until a run on this machine has
-# recorded its own figure. Unknown bases (local folders, hub ids) are assumed to be as
-# slow as the GPT-2 124M architecture.
-BUILTIN_TOKENS_PER_S: dict[str, float] = {"micro": 60000.0, "tiny": 9000.0, "small": 700.0}
+# Conservative tokens/s on the 2-core x86 CPU this was written on (no GPU), used until a
+# run on this machine records its own figure. micro and tiny were measured with
+# bench/train_throughput.py (tiny: 3,329 tok/s at a load average of ~2; the machine was
+# shared, and under heavier load it fell to ~300). small was not measured: it is the
+# tiny figure scaled by the ratio of training FLOPs per token (~20x). Unknown bases
+# (local folders, hub ids) are assumed to be as slow as the GPT-2 124M architecture.
+BUILTIN_TOKENS_PER_S: dict[str, float] = {"micro": 15000.0, "tiny": 3000.0, "small": 150.0}
 _FALLBACK_BASE = "small"
 # Evaluation, checkpoints and start-up cost time on top of the optimizer steps.
 _OVERHEAD = 1.2
