@@ -6,15 +6,18 @@ from bot.commands.base import Args, CommandContext, Reply, command, options_dict
 from bot.commands.render import duration
 from bot.services.hyper import ALIASES
 from bot.services.jobs import JobRequest
+from bot.services.remote_options import REMOTE_ONLY
 from trainer.spec import Hyperparameters
 
-HYPER_KEYS = (*Hyperparameters.field_names(), *ALIASES)
+# backend=openai takes some knobs of its own; the job service says which backend takes which.
+HYPER_KEYS = (*Hyperparameters.field_names(), *ALIASES, *REMOTE_ONLY)
 
 
 @command(
     "train",
     usage="<dataset> [base=tiny|small|<model>|<path>] [name=<model>] [epochs=N] "
-    "[max_steps=N] [learning_rate=X] [batch_size=N] [block_size=N] [seed=N] …",
+    "[max_steps=N] [learning_rate=X] [batch_size=N] [block_size=N] [seed=N] … "
+    "[backend=openai [suffix=…]]",
     help="Fine-tune a model on a dataset; progress is edited into one message here.",
     example="train stories epochs=2 learning_rate=3e-4",
     keys=("base", "name", "backend", *HYPER_KEYS),

@@ -55,7 +55,9 @@ class JobCreate(Body):
     hyperparameters: dict[str, int | float] | None = Field(
         None, description="e.g. {'max_steps': 200, 'learning_rate': 0.0005}."
     )
-    backend: Literal["local"] = Field("local", description="Where to train.")
+    backend: Literal["local", "openai"] = Field(
+        "local", description="Where to train: here, or at OpenAI (needs [openai] api_key)."
+    )
 
 
 class JobQuery(Query):

@@ -17,6 +17,8 @@ HYPERPARAMETERS: dict[str, tuple[str, type, float, float]] = {
 ALIASES = {"n_epochs": "epochs", "lr_multiplier": "learning_rate_multiplier"}
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KNOWN = (*HYPERPARAMETERS, "seed", "suffix")
+# Keys only remote jobs take (the chat face passes them through with the hyperparameters).
+REMOTE_ONLY = ("suffix", "learning_rate_multiplier", *ALIASES)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from bot.commands.base import options_dict
+from bot.commands.train import HYPER_KEYS, train
 from bot.services import Services
 from bot.services.errors import Conflict, Invalid, Unavailable
 from bot.services.generation import GenerateParams
@@ -219,11 +221,23 @@ async def test_a_rate_limited_request_is_retried(services: Services, fake: FakeO
     await services.datasets.upload_records("faq", FAQ)
     fake.rate_limit_next("POST /v1/files")
     fake.rate_limit_next("GET /v1/fine_tuning/jobs/")
-    job = await services.jobs.submit(JobRequest("faq", backend="openai"), requested_by="a")
+    # Built as `!train faq backend=openai suffix=helpdesk lr_multiplier=0.5` builds it.
+    args = train.parse("faq backend=openai suffix=helpdesk lr_multiplier=0.5")
+    request = JobRequest(
+        args.word(0, "dataset"),
+        hyperparameters=options_dict(args, HYPER_KEYS),
+        backend=args.options["backend"],
+    )
+    job = await services.jobs.submit(request, requested_by="a")
     events = await wait_for(services, job.id, ended)
     assert "succeeded" == events[-1].data["status"]
     assert [429, 200] == [r.status for r in fake.seen("POST", "/v1/files")]
     assert 429 == fake.seen("GET", "/v1/fine_tuning/jobs/")[0].status
+    [create] = fake.seen("POST", "/v1/fine_tuning/jobs")
+    assert ("helpdesk", {"learning_rate_multiplier": 0.5}) == (
+        create.json["suffix"],
+        create.json["method"]["supervised"]["hyperparameters"],
+    )
 
 
 async def test_datasets_breaking_openai_rules_are_refused_before_any_upload(
