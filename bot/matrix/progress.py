@@ -124,12 +124,19 @@ async def final_text(services: Services, job: JobRow) -> str:
     """The notice for a finished job: metrics on success, the reason otherwise."""
     if job.status == "succeeded":
         r = job.result or {}
+        facts = []  # only what this backend measured: a remote job has no local eval
+        if isinstance(r.get("eval_loss"), int | float):
+            facts.append(f"eval loss {r['eval_loss']:.3f}")
         before, after = r.get("initial_perplexity"), r.get("perplexity")
-        ppl = f"perplexity {before:.1f} → {after:.1f}" if before and after else "perplexity ?"
+        if isinstance(before, int | float) and isinstance(after, int | float):
+            facts.append(f"perplexity {before:.1f} → {after:.1f}")
+        if r.get("tokens_seen"):
+            facts.append(f"{r['tokens_seen']} tokens at {rate(r.get('tokens_per_s'))}")
+        if r.get("duration_s"):
+            facts.append(f"took {duration(r['duration_s'])}")
+        detail = f" {', '.join(facts)}." if facts else ""
         return (
-            f"✅ Job {job.id} succeeded: {r.get('model')} is ready. eval loss "
-            f"{float(r.get('eval_loss') or 0):.3f}, {ppl}, {r.get('tokens_seen', '?')} tokens "
-            f"at {rate(r.get('tokens_per_s'))}, took {duration(r.get('duration_s'))}. "
+            f"✅ Job {job.id} succeeded: {r.get('model')} is ready.{detail} "
             f"Try it: !generate model={r.get('model')} <prompt>"
         )
     if job.status == "cancelled":
