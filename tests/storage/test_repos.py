@@ -89,7 +89,7 @@ async def test_datasets_are_versioned(store: Store) -> None:
                 created_by="@a:b",
                 room_id=None,
                 created_at=time.time(),
-            )  # fmt: skip
+            )
         )
     latest = await store.datasets.latest("jokes")
     assert latest is not None and "jokes@v2" == latest.label

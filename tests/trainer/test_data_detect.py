@@ -1,7 +1,6 @@
 """Formats are detected by extension, then by the keys of the first records."""
 
 # House style asserts `expected == actual`; ruff's SIM300 (Yoda) says the opposite.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Each dataset format is read into the examples the training side will see."""
 
 # House style asserts `expected == actual`; ruff's SIM300 (Yoda) says the opposite.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Token statistics, checked against counts worked out by hand."""
 
 # House style asserts `expected == actual`; ruff's SIM300 (Yoda) says the opposite.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

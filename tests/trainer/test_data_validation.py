@@ -1,7 +1,6 @@
 """Bad datasets are refused before a job starts, with every bad row named."""
 
 # House style asserts `expected == actual`; ruff's SIM300 (Yoda) says the opposite.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

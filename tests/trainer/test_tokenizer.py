@@ -1,7 +1,6 @@
 """Byte-level BPE tokenizers trained and loaded without transformers."""
 
 # House style asserts `expected == actual`; ruff's SIM300 (Yoda) says the opposite.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 
