@@ -128,14 +128,17 @@ async def test_pause_then_resume_continues_where_it_stopped(
 ) -> None:
     ann = await make_person("ann")
     room = await open_room(trainbot.app, ann, trainbot.user_id)
-    job_id, progress = await start_job(room, f"!train songs {hyper(max_steps=80)}")
-    await room.wait(edit_of(progress, lambda body: (step(body) or 0) >= 5), 60)
+    # Unloaded, micro runs dozens of steps a second: pause as soon as training shows.
+    job_id, progress = await start_job(
+        room, f"!train songs {hyper(max_steps=120, eval_every=60, save_every=60)}"
+    )
+    await room.wait(edit_of(progress, lambda body: (step(body) or 0) >= 1), 60)
 
     pausing = await room.answer(f"!pause {job_id}")
     assert f"Job {job_id} (songs): pausing at the next checkpoint." == pausing
     paused = await room.wait(edit_of(progress, lambda body: body.endswith(" · paused")), 60)
     paused_at = step(new_body(paused))
-    assert paused_at is not None and 5 <= paused_at < 80
+    assert paused_at is not None and 1 <= paused_at < 120
     assert (await room.answer(f"!status {job_id}")).endswith("status: paused")
     seen_before_resume = len(edits(room, progress))
 
@@ -146,7 +149,7 @@ async def test_pause_then_resume_continues_where_it_stopped(
 
     after = [step(body) for body in edits(room, progress)[seen_before_resume:]]
     assert after and all(s is not None and s >= paused_at for s in after)  # never from 0
-    assert "step 80/80" in edits(room, progress)[-1]
+    assert "step 120/120" in edits(room, progress)[-1]
 
 
 async def test_activate_generate_and_delete_the_active_model(
@@ -154,6 +157,7 @@ async def test_activate_generate_and_delete_the_active_model(
 ) -> None:
     services = trainbot.services
     v1 = await services.models.resolve("poems@v1")
+    assert v1.job_id is not None and v1.dataset_id is not None
     copy = Path(v1.path).parent / "copy-of-v1"
     shutil.copytree(v1.path, copy)
     v2 = await services.models.register_local(
