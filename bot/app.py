@@ -52,7 +52,8 @@ class App:
             max_new_tokens_cap=s.trainer.max_new_tokens,
             timeout_s=s.trainer.generation_timeout_s,
         )
-        await self._generator.start()
+        # Not started here: the worker spawns on the first generation, so a bot that
+        # only trains never pays for a second process importing torch.
         datasets = DatasetService(store, s.trainer.min_examples, s.trainer.default_base)
         models = ModelService(store)
         remote = self._remote_jobs(store, bus, datasets, models)

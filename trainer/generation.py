@@ -91,7 +91,8 @@ class GenerationWorker:
         if conn is not None and process.is_alive():
             with contextlib.suppress(OSError):
                 conn.send(None)
-        await asyncio.to_thread(process.join, 5)
+        # Nothing to save in a generation worker: a short wait, then kill.
+        await asyncio.to_thread(process.join, 2)
         if process.is_alive():
             process.kill()
         process.join(timeout=5)

@@ -81,6 +81,9 @@ def train_worker_main(
 ) -> None:
     """Run one training job and report every event over `conn`; never raises."""
     try:
+        # Training is batch work: at a lower priority it leaves the CPU to the bot, the
+        # homeserver and generation whenever they need it, and takes the rest.
+        os.nice(10)
         prepare_child_process(threads)
         from trainer.callbacks import Control
         from trainer.train import run_training
