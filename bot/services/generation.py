@@ -93,7 +93,7 @@ class GenerationService:
     async def _run(self, model: ModelRow, prompt: str, params: GenerateParams) -> Any:
         if model.backend != "local":
             if self.remote is None:
-                raise Unavailable(f"{model.label} runs at OpenAI; configure [openai] to use it")
+                raise Invalid(f"{model.label} runs at OpenAI; configure [openai] to use it")
             return await self.remote.generate(model, prompt, params)
         from trainer.generation import GenerationError
 

@@ -272,7 +272,7 @@ class JobService:
 
     def _openai(self) -> RemoteJobs:
         if self.remote is None:
-            raise Unavailable(NO_OPENAI)
+            raise Invalid(NO_OPENAI)  # the request asks for what this server lacks: 4xx
         return self.remote
 
     async def _control(self, ref: str, action: str) -> JobRow:

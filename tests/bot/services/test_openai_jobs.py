@@ -10,7 +10,7 @@ from bot.app import App
 from bot.commands.base import options_dict
 from bot.commands.train import HYPER_KEYS, train
 from bot.services import Services
-from bot.services.errors import Conflict, Invalid, Unavailable
+from bot.services.errors import Conflict, Invalid
 from bot.services.generation import GenerateParams
 from bot.services.jobs import JobRequest
 from bot.settings import Settings
@@ -292,7 +292,7 @@ async def test_without_an_api_key_openai_jobs_are_refused_and_the_rest_works(
     services = app.services
     upload = await services.datasets.upload_records("faq", FAQ)
     assert 12 == upload.dataset.examples
-    with pytest.raises(Unavailable, match=r"backend=openai needs the \[openai\] section"):
+    with pytest.raises(Invalid, match=r"backend=openai needs the \[openai\] section"):
         await services.jobs.submit(JobRequest("faq", backend="openai"), requested_by="a")
     assert [] == await services.jobs.find()
     assert services.jobs.dispatching
