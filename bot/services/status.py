@@ -6,6 +6,7 @@ import functools
 import importlib.metadata
 from typing import Any
 
+from storage.overview import read_overview
 from storage.store import Store
 
 PACKAGES = ("trainbot", "torch", "transformers", "matrix-nio", "aiohttp", "openai")
@@ -25,22 +26,11 @@ def package_versions() -> dict[str, str]:
 
 async def overview(store: Store) -> dict[str, Any]:
     """Jobs by state, the queue, running jobs with their latest progress, active models."""
-    counts = await store.jobs.count_by_status()
-    running = []
-    for job in await store.jobs.with_status("running", "validating_files"):
-        progress = await store.events.last(job.id, "progress")
-        running.append(
-            {"id": job.id, "name": job.name, "status": job.status,
-             "progress": progress.data if progress else None}
-        )  # fmt: skip
-    active = [
-        {"id": m.id, "label": m.label, "backend": m.backend, "metrics": m.metrics}
-        for m in await store.models.active()
-    ]
+    found = await read_overview(store.db)
     return {
-        "jobs": counts,
-        "queue_length": counts.get("queued", 0),
-        "running": running,
-        "active_models": active,
+        "jobs": found.counts,
+        "queue_length": found.counts.get("queued", 0),
+        "running": found.running,
+        "active_models": found.active,
         "versions": dict(package_versions()),  # a copy: the cached one stays intact
     }

@@ -109,3 +109,22 @@ async def test_state_predictions_and_idempotency(store: Store) -> None:
     record = await store.idempotency.get("client", "key-1")
     assert record is not None and "job9" == record.job_id
     assert None is await store.idempotency.get("other-client", "key-1")
+
+
+async def test_overview_reads_counts_running_progress_and_active_models(store: Store) -> None:
+    from storage.overview import read_overview
+
+    await store.jobs.insert(job("run1", status="running"))
+    await store.jobs.insert(job("que1"))
+    await store.events.append("run1", "progress", {"step": 1, "loss": 3.0})
+    await store.events.append("run1", "eval", {"step": 1, "eval_loss": 2.0})
+    await store.events.append("run1", "progress", {"step": 2, "loss": 2.5})
+    await store.models.insert(model("m1", 1, active=True))
+    await store.models.insert(model("m2", 2))
+    found = await read_overview(store.db)
+    assert {"running": 1, "queued": 1} == found.counts
+    assert [{"id": "run1", "name": "poems", "status": "running",
+             "progress": {"step": 2, "loss": 2.5}}] == found.running  # fmt: skip
+    assert [("m1", "poems@v1", {"eval_loss": 1.5})] == [
+        (m["id"], m["label"], m["metrics"]) for m in found.active
+    ]
