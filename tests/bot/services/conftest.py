@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import App
 from bot.services import Services
+from bot.settings import Settings
 from tests.support.services import make_settings
 
 
@@ -15,8 +16,8 @@ from tests.support.services import make_settings
 async def app_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     started: list[App] = []
 
-    async def start(**trainer: Any) -> App:
-        app = App(make_settings(tmp_path / "data", **trainer))
+    async def start(settings: Settings | None = None, **trainer: Any) -> App:
+        app = App(settings or make_settings(tmp_path / "data", **trainer))
         await app.start()
         started.append(app)
         return app

@@ -43,18 +43,15 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 
 @pytest.fixture
-async def start_app(tmp_path: Path, fake: FakeOpenAI) -> AsyncIterator[Callable[..., Any]]:
-    started: list[App] = []
-
+def start_app(
+    app_factory: Callable[..., Any], tmp_path: Path, fake: FakeOpenAI
+) -> Callable[..., Any]:
     async def start(with_key: bool = True, **trainer: Any) -> App:
-        app = App(openai_settings(tmp_path / "data", fake if with_key else None, **trainer))
-        await app.start()
-        started.append(app)
+        settings = openai_settings(tmp_path / "data", fake if with_key else None, **trainer)
+        app: App = await app_factory(settings)
         return app
 
-    yield start
-    for app in started:
-        await app.stop()
+    return start
 
 
 @pytest.fixture
