@@ -9,11 +9,15 @@ from typing import Any
 
 from bot.logs import configure_logging, get_logger
 from bot.services import Services
+from bot.services.dataprep import DataPrepService
 from bot.services.datasets import DatasetService
 from bot.services.events import EventBus
 from bot.services.generation import GenerationService
 from bot.services.jobs import JobService, JobSettings
 from bot.services.models import ModelService
+from bot.services.notifications import NotificationOutbox
+from bot.services.schedules import ScheduleService
+from bot.services.sources import SourceService
 from bot.settings import Settings
 from storage.store import Store
 
@@ -31,6 +35,7 @@ class App:
         self._pool: Any = None
         self._generator: Any = None
         self._openai: Any = None
+        self._scheduler: Any = None
         self._stopped = asyncio.Event()
         self._closed = False
 
@@ -54,6 +59,7 @@ class App:
         )
         # Not started here: the worker spawns on the first generation, so a bot that
         # only trains never pays for a second process importing torch.
+        self._openai = _openai_backend(s)
         datasets = DatasetService(store, s.trainer.min_examples, s.trainer.default_base)
         models = ModelService(store)
         remote = self._remote_jobs(store, bus, datasets, models)
@@ -66,8 +72,19 @@ class App:
             max_new_tokens=s.trainer.max_new_tokens,
             remote=self._openai,
         )
-        self.services = Services(store, bus, datasets, models, jobs, generation)
+        notifications = NotificationOutbox(store.state)
+        self.services = Services(
+            store, bus, datasets, models, jobs, generation, notifications,
+            dataprep=DataPrepService(store, datasets, self._openai, s.openai),
+            sources=SourceService(store, datasets, notifications, s.sources),
+            schedules=ScheduleService(
+                store, datasets, models, jobs, notifications, s.schedules, self._openai
+            ),
+            openai=self._openai,
+        )  # fmt: skip
         await jobs.start()
+        await self.services.dataprep.start()
+        self._start_scheduler()
         if s.http.enabled:
             from bot.http.server import HttpServer
 
@@ -93,7 +110,12 @@ class App:
         log.info("trainbot stopping")
         if self.http:
             await self.http.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
         if self.services:
+            await self.services.sources.stop()
+            await self.services.schedules.stop()
+            await self.services.dataprep.stop()
             await self.services.jobs.stop()
         if self.matrix:
             await self.matrix.stop()
@@ -125,20 +147,41 @@ class App:
         self, store: Store, bus: EventBus, datasets: DatasetService, models: ModelService
     ) -> Any:
         """The OpenAI backend's jobs, or None without an API key (`backend=openai` says so)."""
-        o = self.settings.openai
-        if o.api_key is None or not o.api_key.get_secret_value():
+        if self._openai is None:
             return None
-        # Imported here: without a key, start-up never pays for importing the client.
-        from bot.services.openai_api import OpenAIBackend
         from bot.services.remote_jobs import RemoteJobs, RemoteSettings
 
-        self._openai = OpenAIBackend(o)
+        o = self.settings.openai
         settings = RemoteSettings(o.fine_tune_model, o.poll_interval_s)
         return RemoteJobs(store, bus, datasets, models, self._openai, settings)
+
+    def _start_scheduler(self) -> None:
+        """Data sources and retraining schedules run on one apscheduler in this loop."""
+        s = self.settings
+        if not s.scheduler.enabled or not (s.sources or s.schedules):
+            return
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        assert self.services is not None
+        self._scheduler = AsyncIOScheduler(timezone=s.scheduler.timezone)
+        self.services.sources.install(self._scheduler)
+        self.services.schedules.install(self._scheduler)
+        self._scheduler.start()
 
     def request_stop(self) -> None:
         """Ask `run_until_signal` to stop (as a signal would)."""
         self._stopped.set()
+
+
+def _openai_backend(s: Settings) -> Any:
+    """The OpenAI client, or None without an API key."""
+    o = s.openai
+    if o.api_key is None or not o.api_key.get_secret_value():
+        return None
+    # Imported here: without a key, start-up never pays for importing the client.
+    from bot.services.openai_api import OpenAIBackend
+
+    return OpenAIBackend(o)
 
 
 def _job_settings(s: Settings) -> JobSettings:

@@ -7,6 +7,8 @@ test fails when the two drift apart.
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -204,6 +206,177 @@ class OpenAISettings(Section):
     poll_interval_s: float = Field(
         30.0, gt=0, description="Seconds between status checks of a remote fine-tuning job."
     )
+    input_price_per_mtok: float = Field(
+        0.15, ge=0, description="USD per million input tokens of chat_model (for estimates)."
+    )
+    output_price_per_mtok: float = Field(
+        0.60, ge=0, description="USD per million output tokens of chat_model (for estimates)."
+    )
+
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | float) -> float:
+    """`90`, `90s`, `15m`, `2h`, `1d` in seconds; a ValueError names the accepted forms."""
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 15m, 2h or 1d")
+        seconds = float(match[1]) * DURATION_UNITS[match[2] or "s"]
+    if seconds <= 0:
+        raise ValueError("a duration must be more than 0 seconds")
+    return seconds
+
+
+def check_cron(expression: str) -> str:
+    """A five-field crontab expression, checked by apscheduler itself."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression)
+    except ValueError as exc:
+        raise ValueError(f"cron {expression!r} is not a crontab expression: {exc}") from None
+    return expression
+
+
+def _resolve_reference(reference: str, what: str) -> str:
+    """`env:NAME` or `file:/path` to the secret it names (never the reference itself)."""
+    kind, _, target = reference.partition(":")
+    if kind == "env" and target:
+        value = os.environ.get(target)
+        if not value:
+            raise ValueError(f"{what}: environment variable {target} is not set")
+        return value
+    if kind == "file" and target:
+        text = _read_secret_file(Path(target), what)
+        assert isinstance(text, str)
+        return text
+    raise ValueError(f"{what}: use env:VARIABLE or file:/path, not a literal secret")
+
+
+class SourceSettings(Section):
+    """[[sources]]: an HTTP endpoint whose JSON answer feeds a dataset on a schedule."""
+
+    name: str = Field(
+        pattern=NAME_PATTERN, description="Name shown by !sources.", examples=["news"]
+    )
+    url: str = Field(
+        pattern=r"^https?://", description="URL to fetch.",
+        examples=["https://example.org/api/articles"],
+    )  # fmt: skip
+    method: Literal["GET", "POST"] = Field("GET", description="HTTP method.")
+    body: str | None = Field(None, description="POST: the request body, sent as JSON text.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Plain request headers, e.g. {Accept = "application/json"}.',
+    )
+    secret_headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Secret headers: each value is env:VARIABLE or file:/path, read at start.",
+        examples=[{"Authorization": "env:NEWS_API_TOKEN"}],
+    )
+    select: str = Field(
+        "",
+        description="Where the items are in the JSON answer: a dotted path with [*] for "
+        "lists, e.g. data.items[*].text (empty: the answer is the list of items).",
+        examples=["data.items[*].text"],
+    )
+    dataset: str = Field(
+        pattern=NAME_PATTERN, description="Dataset name new items are added to.",
+        examples=["news"],
+    )  # fmt: skip
+    every: str | None = Field(
+        None, description="Fetch interval: 90s, 15m, 2h, 1d (or set cron).", examples=["1h"]
+    )
+    cron: str | None = Field(None, description="Fetch times as a crontab line (or set every).")
+    room_id: str | None = Field(
+        None, description="Room for fetch failures (default: the dataset's room, if any)."
+    )
+    timeout_s: float = Field(30.0, gt=0, description="Seconds before a fetch fails.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_secret_headers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("secret_headers"), dict):
+            where = f"source {data.get('name', '?')!r} secret_headers"
+            data = {**data, "secret_headers": {
+                key: _resolve_reference(str(value), f"{where}.{key}")
+                for key, value in data["secret_headers"].items()
+            }}  # fmt: skip
+        return data
+
+    @model_validator(mode="after")
+    def _when(self) -> SourceSettings:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError(f"source {self.name!r} needs exactly one of every or cron")
+        if self.every is not None:
+            parse_duration(self.every)
+        if self.cron is not None:
+            check_cron(self.cron)
+        return self
+
+    @property
+    def interval_s(self) -> float | None:
+        """`every` in seconds (None when the source runs on cron)."""
+        return parse_duration(self.every) if self.every is not None else None
+
+
+class ScheduleSettings(Section):
+    """[[schedules]]: when a model is retrained, decided by a policy."""
+
+    model: str = Field(
+        pattern=NAME_PATTERN, description="Model name the schedule retrains.",
+        examples=["stories"],
+    )  # fmt: skip
+    dataset: str = Field(
+        pattern=NAME_PATTERN, description="Dataset name; a retrain uses its newest version.",
+        examples=["stories"],
+    )  # fmt: skip
+    policy: Literal["cron", "new_data", "metric", "llm"] = Field(
+        description="cron: retrain at the cron times; new_data: when the dataset gained "
+        "min_new_records; metric: when eval loss on the newest data is metric_threshold_pct "
+        "worse; llm: the chat model decides (new_data without an API key).",
+        examples=["new_data"],
+    )
+    cron: str | None = Field(
+        None, description="cron: when to retrain; other policies: when to check (or every)."
+    )
+    every: str = Field("1h", description="How often the non-cron policies check: 15m, 1h, 1d.")
+    min_new_records: int = Field(
+        100, ge=1, description="new_data (and llm without a key): records gained to retrain."
+    )
+    metric_threshold_pct: float = Field(
+        10.0, gt=0, description="metric: retrain when eval loss is this many % worse."
+    )
+    room_id: str | None = Field(
+        None, description="Room decisions are posted to (default: the model's last job room)."
+    )
+    base: str | None = Field(
+        None, description="Base model of a retrain (default: trainer.default_base)."
+    )
+    backend: Literal["local", "openai"] = Field("local", description="Where a retrain runs.")
+    hyperparameters: dict[str, float] = Field(
+        default_factory=dict, description="Hyperparameters of a retrain, e.g. {max_steps = 200}."
+    )
+
+    @model_validator(mode="after")
+    def _when(self) -> ScheduleSettings:
+        if self.policy == "cron" and self.cron is None:
+            raise ValueError(f"schedule for {self.model!r}: policy cron needs a cron line")
+        if self.cron is not None:
+            check_cron(self.cron)
+        parse_duration(self.every)
+        return self
+
+    @property
+    def interval_s(self) -> float:
+        """`every` in seconds."""
+        return parse_duration(self.every)
 
 
 class SchedulerSettings(Section):
@@ -234,6 +407,23 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)  # type: ignore[arg-type]
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)  # type: ignore[arg-type]
     logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+    sources: list[SourceSettings] = Field(
+        default_factory=list,
+        description="Data sources, one [[sources]] table each (none by default).",
+    )
+    schedules: list[ScheduleSettings] = Field(
+        default_factory=list,
+        description="Retraining schedules, one [[schedules]] table each (none by default).",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        for what, names in (("source", [s.name for s in self.sources]),
+                            ("schedule model", [s.model for s in self.schedules])):  # fmt: skip
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(f"{what} names must be unique: {', '.join(twice)} appear twice")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -252,6 +442,8 @@ class Settings(BaseSettings):
         secrets = [self.matrix.password, self.matrix.access_token, self.openai.api_key]
         secrets.extend(self.http.tokens)
         secrets.extend(hook.secret for hook in self.http.hooks)
+        for source in self.sources:
+            secrets.extend(source.secret_headers.values())
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 

@@ -23,6 +23,9 @@ def render_example() -> str:
     """The example config: each section, each key with its description and default."""
     parts = [HEADER]
     for name, field in Settings.model_fields.items():
+        if _table_item(field) is not None:  # top-level [[sources]], [[schedules]]
+            parts.append("\n".join(_render_table_list(name, name, field)) + "\n")
+            continue
         section = field.annotation
         assert isinstance(section, type) and issubclass(section, BaseModel)
         parts.append(_render_section(name, section))

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.artifacts import Artifacts
+from storage.data_tasks import DataTaskRepo
 from storage.datasets import DatasetRepo
 from storage.db import Database
 from storage.jobs import EventRepo, JobRepo
 from storage.predictions import IdempotencyRepo, PredictionRepo
 from storage.registry import ModelRepo
+from storage.schedules import DecisionRepo
+from storage.sources import SourceFetchRepo
 from storage.state import StateRepo
 
 
@@ -27,6 +30,9 @@ class Store:
     predictions: PredictionRepo
     idempotency: IdempotencyRepo
     state: StateRepo
+    source_fetches: SourceFetchRepo
+    decisions: DecisionRepo
+    data_tasks: DataTaskRepo
 
     @classmethod
     async def open(cls, data_dir: Path) -> Store:
@@ -44,6 +50,9 @@ class Store:
             predictions=PredictionRepo(db),
             idempotency=IdempotencyRepo(db),
             state=StateRepo(db),
+            source_fetches=SourceFetchRepo(db),
+            decisions=DecisionRepo(db),
+            data_tasks=DataTaskRepo(db),
         )
 
     async def close(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import datasets, generate, help, jobs, models, train
+from bot.commands import dataprep, datasets, generate, help, jobs, models, schedule, sources, train
 from bot.commands.base import Command
 
 ALL_COMMANDS: tuple[Command, ...] = (
@@ -12,4 +12,7 @@ ALL_COMMANDS: tuple[Command, ...] = (
     *models.COMMANDS,
     *generate.COMMANDS,
     *datasets.COMMANDS,
+    *dataprep.COMMANDS,
+    *sources.COMMANDS,
+    *schedule.COMMANDS,
 )

@@ -7,7 +7,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from bot.http import api_datasets, api_generate, api_jobs, api_models, api_system, hooks
+from bot.http import (
+    api_dataprep,
+    api_datasets,
+    api_generate,
+    api_jobs,
+    api_models,
+    api_schedules,
+    api_sources,
+    api_system,
+    hooks,
+)
 from bot.http.middleware import build_middlewares
 from bot.http.openapi import build_openapi
 from bot.http.routing import Route, add_routes
@@ -24,6 +34,9 @@ ROUTES: tuple[Route, ...] = (
     *api_models.ROUTES,
     *api_generate.ROUTES,
     *hooks.ROUTES,
+    *api_dataprep.ROUTES,
+    *api_sources.ROUTES,
+    *api_schedules.ROUTES,
 )
 SHUTDOWN_TIMEOUT_S = 5.0
 MAX_LINE = 64 * 1024

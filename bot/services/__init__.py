@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from bot.services.dataprep import DataPrepService
 from bot.services.datasets import DatasetService
 from bot.services.events import EventBus
 from bot.services.generation import GenerationService
 from bot.services.jobs import JobService
 from bot.services.models import ModelService
 from bot.services.notifications import NotificationOutbox
+from bot.services.schedules import ScheduleService
+from bot.services.sources import SourceService
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.services.openai_api import OpenAIBackend
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,9 @@ class Services:
     models: ModelService
     jobs: JobService
     generation: GenerationService
-    # Built from `store` rather than passed in, so existing constructors keep working.
-    notifications: NotificationOutbox = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "notifications", NotificationOutbox(self.store.state))
+    notifications: NotificationOutbox
+    dataprep: DataPrepService
+    sources: SourceService
+    schedules: ScheduleService
+    # The OpenAI client, or None without an API key (features needing it say so).
+    openai: OpenAIBackend | None = None

@@ -59,6 +59,24 @@ class RemoteGeneration:
     latency_s: float
 
 
+@dataclass(frozen=True)
+class ChatAnswer:
+    """One chat completion of the configured chat model, with its token usage."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None
+
+
+class ChatFailed(Exception):
+    """A chat request failed after the client's retries; `str()` is the API's message."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def api_message(exc: openai.APIError) -> str:
     """The API's own error message (not the client's `Error code: …` wrapper)."""
     body = exc.body
@@ -80,6 +98,7 @@ class OpenAIBackend:
             max_retries=settings.max_retries,
         )
         self._limit = asyncio.Semaphore(settings.max_concurrency)
+        self.chat_model = settings.chat_model
 
     @classmethod
     def from_settings(cls, settings: OpenAISettings) -> OpenAIBackend | None:
@@ -155,6 +174,46 @@ class OpenAIBackend:
         """Resume a paused job at the API."""
         async with self._limit:
             return _remote_job(await self.client.fine_tuning.jobs.resume(remote_id))
+
+    async def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        json_object: bool = False,
+    ) -> ChatAnswer:
+        """One completion of `chat_model`; at most `max_concurrency` run at once.
+
+        429 and 5xx answers are retried by the client (`max_retries`, backoff honouring
+        `Retry-After`); what still fails raises `ChatFailed` with the API's message.
+        """
+        options: dict[str, Any] = {}
+        if max_tokens is not None:
+            options["max_tokens"] = max_tokens
+        if temperature is not None:
+            options["temperature"] = temperature
+        if json_object:
+            options["response_format"] = {"type": "json_object"}
+        try:
+            async with self._limit:
+                reply = await self.client.chat.completions.create(
+                    model=self.chat_model,
+                    messages=messages,  # type: ignore[arg-type]
+                    **options,
+                )
+        except openai.APIStatusError as exc:
+            raise ChatFailed(api_message(exc), exc.status_code) from None
+        except openai.APIError as exc:
+            raise ChatFailed(api_message(exc)) from None
+        usage = reply.usage
+        choice = reply.choices[0] if reply.choices else None
+        return ChatAnswer(
+            text=(choice.message.content or "") if choice else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.finish_reason if choice else None,
+        )
 
     async def generate(
         self, model: ModelRow, prompt: str, params: GenerateParams

@@ -7,7 +7,10 @@ A job follows a script of `Stage`s and moves one stage further at each retrieve,
 poller sees it go validating_files → running (with metrics events) → succeeded over a
 few polls. `hold_at` stops jobs at a stage (to cancel, pause, or restart mid-run) until
 `release()`. `next_script` scripts the next created job (e.g. `failing_script`), and
-`rate_limit_next` answers the next matching request with a 429 and `Retry-After`.
+`rate_limit_next` answers the next matching request with a 429 and `Retry-After`
+(`fail_next` with any status, e.g. a 500). Chat completions of a fine-tuned model answer
+`answer(prompt)`; those of any other model (the chat model Trainbot cleans, generates and
+decides with) answer `chat_reply(messages)`, which tests replace to script the answers.
 Every request is recorded in `requests`, so tests can read what was uploaded.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +128,8 @@ class FakeOpenAI:
         self.files: dict[str, bytes] = {}
         self.next_script: list[Stage] | None = None
         self.hold_at: int | None = None
-        self._rate_limited: list[str] = []
+        self._failing: list[tuple[str, int]] = []
+        self.chat_reply: Callable[[list[dict[str, Any]]], str] = default_chat_reply
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -153,7 +158,16 @@ class FakeOpenAI:
 
     def rate_limit_next(self, request: str) -> None:
         """Answer the next request `"METHOD /path-prefix"` with 429 and Retry-After."""
-        self._rate_limited.append(request)
+        self._failing.append((request, 429))
+
+    def fail_next(self, request: str, status: int = 500) -> None:
+        """Answer the next request `"METHOD /path-prefix"` with `status` (e.g. 500, 503)."""
+        self._failing.append((request, status))
+
+    @property
+    def chat_requests(self) -> list[Recorded]:
+        """Chat completion requests that were answered 200, oldest first."""
+        return [r for r in self.seen("POST", "/v1/chat/completions") if r.status == 200]
 
     def release(self) -> None:
         """Let held jobs move on."""
@@ -174,13 +188,17 @@ class FakeOpenAI:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided", "invalid_api_key")
-        for index, wanted in enumerate(self._rate_limited):
+        for index, (wanted, status) in enumerate(self._failing):
             method, _, prefix = wanted.partition(" ")
             if request.method == method and request.path.startswith(prefix):
-                del self._rate_limited[index]
-                self.requests.append(Recorded(request.method, request.path, 429))
-                response = _error(429, "Rate limit reached, slow down", "rate_limit_exceeded")
-                response.headers.update({"Retry-After": "1", "retry-after-ms": "50"})
+                del self._failing[index]
+                self.requests.append(Recorded(request.method, request.path, status))
+                if status == 429:
+                    response = _error(429, "Rate limit reached, slow down", "rate_limit_exceeded")
+                    response.headers.update({"Retry-After": "1", "retry-after-ms": "50"})
+                    return response
+                response = _error(status, "The server had an error", "server_error")
+                response.headers["retry-after-ms"] = "50"
                 return response
         return await handler(request)
 
@@ -256,10 +274,13 @@ class FakeOpenAI:
         body = await request.json()
         self.requests.append(Recorded("POST", request.path, 200, json=body))
         known = {job.fine_tuned_model for job in self.jobs.values()}
-        if body["model"] not in known:
-            return _error(404, f"The model {body['model']} does not exist", "model_not_found")
         prompt = body["messages"][-1]["content"]
-        text = answer(prompt)
+        if body["model"] in known:
+            text = answer(prompt)
+        elif body["model"].startswith("ft:"):
+            return _error(404, f"The model {body['model']} does not exist", "model_not_found")
+        else:
+            text = self.chat_reply(body["messages"])
         return web.json_response({
             "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000,
             "model": body["model"],
@@ -282,6 +303,11 @@ class FakeOpenAI:
         number = len(job.events) + 1
         extra = {"object": "fine_tuning.job.event", "created_at": 1_700_000_000}
         job.events.append({**event, **extra, "id": f"ftevent-{job.id}-{number}"})
+
+
+def default_chat_reply(messages: list[dict[str, Any]]) -> str:
+    """The chat model's default answer: the last user message, unchanged."""
+    return str(messages[-1]["content"])
 
 
 def answer(prompt: str) -> str:
