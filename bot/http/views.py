@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from storage.datasets import DatasetRow
 from storage.jobs import EventRow, JobRow
@@ -75,6 +75,7 @@ class JobOut(BaseModel):
     name: str
     status: str
     backend: str
+    remote_id: str | None = Field(None, description="Its id at OpenAI (backend openai).")
     dataset_id: str
     base: str
     hyperparameters: dict[str, Any]
@@ -93,7 +94,7 @@ class JobOut(BaseModel):
         """From a stored row."""
         return cls(
             id=row.id, name=row.name, status=row.status, backend=row.backend,
-            dataset_id=row.dataset_id, base=row.base,
+            remote_id=row.remote_id, dataset_id=row.dataset_id, base=row.base,
             hyperparameters=dict(row.spec.get("hyperparameters") or {}),
             requested_by=row.requested_by, room_id=row.room_id, result=row.result,
             error=row.error, model_id=row.model_id, created_at=row.created_at,

@@ -21,7 +21,7 @@ HOOK_SECRET = "hook-secret-abcdef"
 FAST = {"max_steps": 20, "batch_size": 4, "block_size": 32, "eval_every": 10, "save_every": 10}
 
 
-def http_settings(data_dir: Path, **http: Any) -> Settings:
+def http_settings(data_dir: Path, openai: dict[str, Any] | None = None, **http: Any) -> Settings:
     """HTTP on a free port with one token and three hooks; training with the micro preset."""
     hooks = [
         {"name": "note", "kind": "notify", "auth": "token", "secret": HOOK_SECRET,
@@ -37,6 +37,7 @@ def http_settings(data_dir: Path, **http: Any) -> Settings:
               **http},
         matrix={"enabled": False},
         trainer={"default_base": "micro", "stop_grace_s": 10, "max_concurrent_jobs": 1},
+        openai=openai or {},
     )  # fmt: skip
 
 
