@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from storage.registry import ModelRow
 
 EVENT_PAGE = 100
+METADATA_KEY = "trainbot_job"  # the Trainbot job id, stored with the job at OpenAI
 # Errors worth another try at the next poll: the client already retried them.
 TRANSIENT_ERRORS = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
 
@@ -119,10 +120,16 @@ class OpenAIBackend:
 
     async def create_job(
         self, *, model: str, training_file: str, hyperparameters: dict[str, Any],
-        suffix: str | None, seed: int | None,
+        suffix: str | None, seed: int | None, trainbot_job: str | None = None,
     ) -> RemoteJob:  # fmt: skip
-        """Start supervised fine-tuning of `model` on an uploaded file."""
+        """Start supervised fine-tuning of `model` on an uploaded file.
+
+        `trainbot_job` is stored as the job's metadata, so `find_job` can find it again
+        when the service died before it saved the remote id.
+        """
         options: dict[str, Any] = {}
+        if trainbot_job:
+            options["metadata"] = {METADATA_KEY: trainbot_job}
         if suffix:
             options["suffix"] = suffix
         if seed is not None:
@@ -133,6 +140,17 @@ class OpenAIBackend:
                 model=model, training_file=training_file, method=method, **options
             )
         return _remote_job(job)
+
+    async def find_job(self, trainbot_job: str) -> RemoteJob | None:
+        """The job created for a Trainbot job (by its metadata), if there is one."""
+        async with self._limit:
+            page = await self.client.fine_tuning.jobs.list(
+                metadata={METADATA_KEY: trainbot_job}, limit=10
+            )
+        for job in page.data:
+            if (job.metadata or {}).get(METADATA_KEY) == trainbot_job:
+                return _remote_job(job)
+        return None
 
     async def job(self, remote_id: str) -> RemoteJob:
         """The job's current status."""

@@ -112,18 +112,27 @@ class RemoteDriver:
         """Upload the training file and create the job at the API; False when it ended."""
         async with self.lock:
             job = await self._current(job_id)
+            # Already validating without a remote id: a previous process may have created
+            # the job at OpenAI and died before saving its id. Look before creating twice.
+            again = job.status == "validating_files"
             if job.status == "queued":
                 job = await self.change(job, "validating_files", reason="uploading to OpenAI")
-            elif job.status != "validating_files":
+            elif not again:
                 return False
         spec = job.spec
         try:
-            data = await asyncio.to_thread(Path(spec["training_file"]).read_bytes)
-            file_id = await self.api.upload(f"trainbot-{job_id}.jsonl", data)
-            remote = await self.api.create_job(
-                model=spec["model"], training_file=file_id, suffix=spec.get("suffix"),
-                hyperparameters=spec.get("hyperparameters") or {}, seed=spec.get("seed"),
-            )  # fmt: skip
+            remote = await self.api.find_job(job_id) if again else None
+            if remote is not None:
+                created = f"OpenAI job {remote.id} found (created before the restart)"
+            else:
+                data = await asyncio.to_thread(Path(spec["training_file"]).read_bytes)
+                file_id = await self.api.upload(f"trainbot-{job_id}.jsonl", data)
+                remote = await self.api.create_job(
+                    model=spec["model"], training_file=file_id, suffix=spec.get("suffix"),
+                    hyperparameters=spec.get("hyperparameters") or {}, seed=spec.get("seed"),
+                    trainbot_job=job_id,
+                )  # fmt: skip
+                created = f"OpenAI job {remote.id} created (training file {file_id})"
         except openai.APIError as exc:
             await self._fail(job_id, f"OpenAI did not start the job: {api_message(exc)}")
             return False
@@ -134,7 +143,7 @@ class RemoteDriver:
                 with contextlib.suppress(openai.APIError):
                     await self.api.cancel(remote.id)
                 return False
-            await self._log(job_id, f"OpenAI job {remote.id} created (training file {file_id})")
+            await self._log(job_id, created)
         return True
 
     async def _poll(self, job_id: str) -> None:

@@ -74,7 +74,8 @@ class RemoteJobs:
         """Pick up remote jobs that were active when the service last stopped."""
         for job in await self.store.jobs.with_status("queued", "validating_files", "running"):
             if job.backend == "openai":
-                how = f"polling OpenAI job {job.remote_id}" if job.remote_id else "uploading"
+                how = (f"polling OpenAI job {job.remote_id}" if job.remote_id
+                       else "looking for its OpenAI job or creating it")  # fmt: skip
                 await self.bus.publish(job.id, "log", {
                     "level": "info", "message": f"service restarted; {how} again"})  # fmt: skip
                 self.driver.start(job.id)

@@ -98,6 +98,7 @@ class FakeJob:
             "organization_id": "org-fake", "result_files": [], "seed": self.body.get("seed") or 0,
             "trained_tokens": 1234 if self.status == "succeeded" else None,
             "validation_file": None, "method": self.body.get("method"),
+            "metadata": self.body.get("metadata"),
         }  # fmt: skip
 
 
@@ -139,6 +140,7 @@ class FakeOpenAI:
         app.add_routes([
             web.post("/v1/files", self._upload),
             web.post("/v1/fine_tuning/jobs", self._create),
+            web.get("/v1/fine_tuning/jobs", self._list),
             web.get("/v1/fine_tuning/jobs/{id}", self._retrieve),
             web.get("/v1/fine_tuning/jobs/{id}/events", self._events),
             web.post("/v1/fine_tuning/jobs/{id}/{action}", self._control),
@@ -226,6 +228,21 @@ class FakeOpenAI:
         self.jobs[job.id] = job
         self._enter(job, 0)
         return web.json_response(job.to_json())
+
+    async def _list(self, request: web.Request) -> web.Response:
+        # Newest first; `metadata[key]=value` query parameters filter, as at the API.
+        self.requests.append(Recorded("GET", request.path, 200, json=dict(request.query)))
+        wanted = {key[9:-1]: value for key, value in request.query.items()
+                  if key.startswith("metadata[") and key.endswith("]")}  # fmt: skip
+        found = [
+            job.to_json()
+            for job in reversed(self.jobs.values())
+            if all((job.body.get("metadata") or {}).get(k) == v for k, v in wanted.items())
+        ]
+        limit = int(request.query.get("limit", "20"))
+        return web.json_response(
+            {"object": "list", "data": found[:limit], "has_more": len(found) > limit}
+        )
 
     async def _retrieve(self, request: web.Request) -> web.Response:
         self.requests.append(Recorded("GET", request.path, 200))

@@ -15,6 +15,7 @@ from bot.services.generation import GenerateParams
 from bot.services.jobs import JobRequest
 from bot.settings import Settings
 from storage.jobs import EventRow
+from storage.store import Store
 from tests.fakes.openai_server import FakeOpenAI, answer, failing_script
 from tests.support.services import records, wait_for
 
@@ -115,7 +116,8 @@ async def test_a_remote_job_runs_to_success_and_its_model_generates(
                          {"role": "assistant", "content": "0."}]} == upload.jsonl()[0]  # fmt: skip
     [create] = fake.seen("POST", "/v1/fine_tuning/jobs")
     method = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}
-    expected = {"model": BASE, "training_file": "file-1", "suffix": "faq", "seed": 7}
+    expected = {"model": BASE, "training_file": "file-1", "suffix": "faq", "seed": 7,
+                "metadata": {"trainbot_job": job.id}}  # fmt: skip
     assert {**expected, "method": method} == create.json
 
     done = await services.jobs.get(job.id)
@@ -212,6 +214,32 @@ async def test_a_restart_polls_the_remote_job_again(
     assert "state succeeded" == lines[-1]
     assert 1 == len(fake.seen("POST", "/v1/fine_tuning/jobs"))
     assert "ftjob-1" in (await app.services.models.resolve("faq")).remote_id
+
+
+async def test_a_restart_before_the_remote_id_was_saved_finds_the_job_instead_of_a_second(
+    start_app: Callable[..., Any], fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    app = await start_app()
+    await app.services.datasets.upload_records("faq", FAQ)
+    fake.hold_at = 2
+    job = await app.services.jobs.submit(JobRequest("faq", backend="openai"), requested_by="a")
+    await wait_for(app.services, job.id, lambda row: row.event == "progress")
+    await app.stop()
+    # As if the process died between creating the job at OpenAI and saving its id.
+    store = await Store.open(tmp_path / "data")
+    await store.jobs.update(job.id, status="validating_files", remote_id=None)
+    await store.close()
+    fake.release()
+
+    app = await start_app()
+    events = await wait_for(app.services, job.id, ended)
+    lines = transcript(events)
+    assert "log service restarted; looking for its OpenAI job or creating it again" in lines
+    assert "log OpenAI job ftjob-1 found (created before the restart)" in lines
+    assert "state succeeded" == lines[-1]
+    assert 1 == len(fake.uploads)
+    assert 1 == len(fake.seen("POST", "/v1/fine_tuning/jobs"))
+    assert "ftjob-1" == (await app.services.jobs.get(job.id)).remote_id
 
 
 async def test_a_rate_limited_request_is_retried(services: Services, fake: FakeOpenAI) -> None:
