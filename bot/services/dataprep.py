@@ -1,15 +1,62 @@
 """Data preparation at the chat model: clean a dataset (`optimize`), generate one from a
-template. Each produces a new dataset version; the original is never changed."""
+template. Each produces a new dataset version; the original is never changed.
+
+Both are estimated first (nothing is stored), then run as a background task with a row
+in `data_tasks`: a fixed pool of `max_concurrency` workers calls the chat model (the
+client retries 429 and 5xx with backoff), progress is kept in memory for followers, and
+the dataset version is written only when every call succeeded, so a failed task leaves
+nothing behind. The room face follows `live(task_id)` to show progress and the outcome.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.logs import get_logger
+from bot.services.dataprep_clean import (
+    DEFAULT_INSTRUCTIONS,
+    BadAnswer,
+    Source,
+    cleaned_record,
+    cleaning_messages,
+    estimated_tokens,
+    is_json_format,
+    read_source,
+)
+from bot.services.dataprep_live import LiveTask, run_bounded
+from bot.services.dataprep_template import TemplateSpec
+from bot.services.dataprep_text import Estimate
+from bot.services.errors import Invalid, NotFound, TrainbotError
+from bot.services.openai_api import ChatAnswer, ChatFailed
+from bot.services.refs import check_name
+from storage.data_tasks import DataTaskRow
+from storage.datasets import DatasetRow
+from storage.ids import new_id
+from trainer.data.blocks import estimate_tokens
 
 if TYPE_CHECKING:
     from bot.services.datasets import DatasetService
     from bot.services.openai_api import OpenAIBackend
     from bot.settings import OpenAISettings
     from storage.store import Store
+
+log = get_logger(__name__)
+NEEDS_KEY = (
+    "data preparation uses the OpenAI chat model: set [openai] api_key (or api_key_file) "
+    "in the config"
+)
+MAX_INSTRUCTIONS = 4000
+NOTHING_STORED = "nothing was stored"
+Outcome = tuple[DatasetRow, dict[str, Any]]
+
+
+class TaskFailed(Exception):
+    """A task cannot finish; the message says why, for people."""
 
 
 class DataPrepService:
@@ -26,9 +73,262 @@ class DataPrepService:
         self.datasets = datasets
         self.openai = openai
         self.settings = settings
+        self._live: dict[str, LiveTask] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         """Mark tasks a previous process left running as interrupted."""
+        for task in await self.store.data_tasks.with_status("running"):
+            await self.store.data_tasks.update(
+                task.id, status="failed", finished_at=time.time(),
+                error=f"interrupted by a restart; {NOTHING_STORED}",
+            )  # fmt: skip
 
     async def stop(self) -> None:
-        """Cancel running tasks."""
+        """Cancel running tasks; they store no dataset version."""
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    # -- optimize -----------------------------------------------------------------------
+
+    async def estimate_optimize(self, ref: str, instructions: str | None = None) -> Estimate:
+        """What cleaning every record of a dataset version would cost; stores nothing."""
+        _, _, _, estimate = await self._plan_optimize(ref, instructions)
+        return estimate
+
+    async def optimize(
+        self, ref: str, instructions: str | None = None, *,
+        requested_by: str = "", room_id: str | None = None,
+    ) -> DataTaskRow:  # fmt: skip
+        """Start cleaning a dataset version into a new version of the same name."""
+        dataset, source, text, estimate = await self._plan_optimize(ref, instructions)
+        params = {"source": dataset.label, "format": source.format,
+                  "instructions": None if text == DEFAULT_INSTRUCTIONS else text,
+                  "estimate": estimate.to_dict()}  # fmt: skip
+        task = await self._insert("optimize", dataset.name, dataset.id, params, requested_by,
+                                  room_id, len(source.records))  # fmt: skip
+        self._launch(task, len(source.records), lambda live: self._clean(task, live, source, text))
+        return task
+
+    async def _plan_optimize(
+        self, ref: str, instructions: str | None
+    ) -> tuple[DatasetRow, Source, str, Estimate]:
+        backend = self._backend()
+        if instructions is not None and not instructions.strip():
+            raise Invalid("the instructions are empty; leave them out for the default cleaning")
+        if instructions is not None and len(instructions) > MAX_INSTRUCTIONS:
+            raise Invalid(f"the instructions are longer than {MAX_INSTRUCTIONS} characters")
+        dataset = await self.datasets.resolve(ref)
+        source = await asyncio.to_thread(read_source, Path(dataset.path), dataset.format)
+        if not source.records:
+            raise Invalid(f"{dataset.label} has no valid records to clean")
+        text = instructions.strip() if instructions else DEFAULT_INSTRUCTIONS
+        tokens = [estimated_tokens(cleaning_messages(source.format, r.value, text))
+                  for r in source.records]  # fmt: skip
+        notes = (f"{source.left_out} rows the version skipped as invalid are left out.",)
+        return dataset, source, text, self._estimate(
+            "optimize", dataset.label, len(source.records), sum(t[0] for t in tokens),
+            sum(t[1] for t in tokens), False, backend.chat_model,
+            notes if source.left_out else (),
+        )  # fmt: skip
+
+    async def _clean(self, task: DataTaskRow, live: LiveTask, source: Source, text: str) -> Outcome:
+        backend = self._backend()
+        results = [record.value for record in source.records]
+        invalid: list[dict[str, Any]] = []
+        usage = [0, 0]
+        json_object = is_json_format(source.format)
+
+        async def work(index: int) -> None:
+            record = source.records[index]
+            messages = cleaning_messages(source.format, record.value, text)
+            answer = await _ask(backend, messages, f"line {record.line}", usage,
+                                json_object=json_object)  # fmt: skip
+            cut_off = answer.finish_reason == "length"
+            try:
+                results[index] = cleaned_record(
+                    source.format, record.line, record.value, answer.text, cut_off
+                )
+            except BadAnswer as exc:
+                invalid.append({"where": f"line {record.line}", "line": record.line,
+                                "reason": f"{exc}; kept the original"})  # fmt: skip
+                live.advance(invalid=True)
+            else:
+                live.advance()
+
+        await run_bounded(len(results), work, self.settings.max_concurrency)
+        changed = sum(new != old.value for new, old in zip(results, source.records, strict=True))
+        stored = await self.datasets.upload_records(
+            task.dataset_name, results, format=source.format,
+            created_by=task.requested_by, room_id=task.room_id,
+        )  # fmt: skip
+        report = {"stored": len(results), "changed": changed, "left_out": source.left_out,
+                  "invalid": sorted(invalid, key=lambda item: item["line"]),
+                  "usage": self._usage(*usage)}  # fmt: skip
+        return stored.dataset, report
+
+    # -- generate -----------------------------------------------------------------------
+
+    async def estimate_generate(self, name: str, spec: TemplateSpec) -> Estimate:
+        """What generating every combination of a template would cost; stores nothing."""
+        backend = self._backend()
+        check_name(name, "dataset")
+        if spec.count < self.datasets.min_examples:
+            raise Invalid(
+                f"{spec.count} combinations make {spec.count} pairs; a dataset needs at least "
+                f"{self.datasets.min_examples} (trainer.min_examples): add values to the lists"
+            )
+        sent = sum(estimate_tokens(c.generation_prompt) for c in spec.combinations())
+        return self._estimate("generate", name, spec.count, sent, spec.count * spec.max_tokens,
+                              True, backend.chat_model)  # fmt: skip
+
+    async def generate(
+        self, name: str, spec: TemplateSpec, *, requested_by: str = "", room_id: str | None = None
+    ) -> DataTaskRow:
+        """Start generating `{"prompt", "completion"}` pairs into a new version of `name`."""
+        estimate = await self.estimate_generate(name, spec)
+        params = {"template": spec.template, "prompt": spec.prompt,
+                  "variables": {k: list(v) for k, v in spec.variables.items()},
+                  "max_tokens": spec.max_tokens, "temperature": spec.temperature,
+                  "estimate": estimate.to_dict()}  # fmt: skip
+        task = await self._insert("generate", name, None, params, requested_by, room_id,
+                                  spec.count)  # fmt: skip
+        self._launch(task, spec.count, lambda live: self._complete(task, live, spec))
+        return task
+
+    async def _complete(self, task: DataTaskRow, live: LiveTask, spec: TemplateSpec) -> Outcome:
+        backend = self._backend()
+        combinations = spec.combinations()
+        answers: list[str | None] = [None] * len(combinations)
+        usage = [0, 0]
+
+        async def work(index: int) -> None:
+            combo = combinations[index]
+            messages = [{"role": "user", "content": combo.generation_prompt}]
+            answer = await _ask(backend, messages, f"pair {combo.number} ({combo.describe()})",
+                                usage, max_tokens=spec.max_tokens,
+                                temperature=spec.temperature)  # fmt: skip
+            answers[index] = answer.text.strip() or None
+            live.advance(invalid=answers[index] is None)
+
+        await run_bounded(len(combinations), work, self.settings.max_concurrency)
+        pairs = [{"prompt": combo.final_prompt, "completion": text}
+                 for combo, text in zip(combinations, answers, strict=True) if text]  # fmt: skip
+        invalid = [{"where": f"pair {c.number} ({c.describe()})", "line": c.number,
+                    "reason": "the model returned an empty completion; left out"}
+                   for c, text in zip(combinations, answers, strict=True) if not text]  # fmt: skip
+        stored = await self.datasets.upload_records(
+            task.dataset_name, pairs, format="completion",
+            created_by=task.requested_by, room_id=task.room_id,
+        )  # fmt: skip
+        report = {"stored": len(pairs), "invalid": invalid, "usage": self._usage(*usage)}
+        return stored.dataset, report
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> DataTaskRow:
+        """One task, with its live progress while it runs."""
+        task = await self.store.data_tasks.get(task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id!r}; GET /v1/tasks lists them")
+        return self._with_live(task)
+
+    async def find(self, limit: int = 50) -> list[DataTaskRow]:
+        """The newest tasks first."""
+        return [self._with_live(task) for task in await self.store.data_tasks.find(limit)]
+
+    def live(self, task_id: str) -> LiveTask | None:
+        """The running task's progress, or None once it ended."""
+        return self._live.get(task_id)
+
+    def _with_live(self, task: DataTaskRow) -> DataTaskRow:
+        live = self._live.get(task.id)
+        return replace(task, progress=live.progress.to_dict()) if live else task
+
+    def _backend(self) -> OpenAIBackend:
+        if self.openai is None:
+            raise Invalid(NEEDS_KEY)
+        return self.openai
+
+    def _estimate(
+        self, kind: str, target: str, items: int, sent: int, received: int, is_limit: bool,
+        model: str, notes: tuple[str, ...] = (),
+    ) -> Estimate:  # fmt: skip
+        cost = self._cost(sent, received)
+        return Estimate(kind, target, items, items, sent, received, is_limit, cost, model, notes)
+
+    def _cost(self, sent: int, received: int) -> float:
+        s = self.settings
+        return (sent * s.input_price_per_mtok + received * s.output_price_per_mtok) / 1e6
+
+    def _usage(self, sent: int, received: int) -> dict[str, Any]:
+        return {"input_tokens": sent, "output_tokens": received,
+                "cost_usd": round(self._cost(sent, received), 6)}  # fmt: skip
+
+    async def _insert(
+        self, kind: str, name: str, dataset_id: str | None, params: dict[str, Any],
+        requested_by: str, room_id: str | None, total: int,
+    ) -> DataTaskRow:  # fmt: skip
+        task = DataTaskRow(
+            id=new_id(), kind=kind, status="running", dataset_id=dataset_id, dataset_name=name,
+            params=params, progress={"done": 0, "total": total, "invalid": 0},
+            result_dataset_id=None, result_label=None, report={}, error=None,
+            requested_by=requested_by, room_id=room_id, created_at=time.time(), finished_at=None,
+        )  # fmt: skip
+        await self.store.data_tasks.insert(task)
+        return task
+
+    def _launch(
+        self, task: DataTaskRow, total: int, body: Callable[[LiveTask], Awaitable[Outcome]]
+    ) -> None:
+        live = self._live[task.id] = LiveTask(total)
+        self._tasks[task.id] = asyncio.create_task(self._run(task, live, body))
+
+    async def _run(
+        self, task: DataTaskRow, live: LiveTask, body: Callable[[LiveTask], Awaitable[Outcome]]
+    ) -> None:
+        try:
+            dataset, report = await body(live)
+        except asyncio.CancelledError:
+            await self._finish(task, live, error=f"interrupted by a shutdown; {NOTHING_STORED}")
+            raise
+        except (TaskFailed, TrainbotError) as exc:
+            await self._finish(task, live, error=f"{exc}; {NOTHING_STORED}")
+        except Exception as exc:
+            log.exception("data task failed", task_id=task.id)
+            await self._finish(task, live, error=f"unexpected error ({exc}); {NOTHING_STORED}")
+        else:
+            await self._finish(task, live, dataset=dataset, report=report)
+
+    async def _finish(
+        self, task: DataTaskRow, live: LiveTask, *, dataset: DatasetRow | None = None,
+        report: dict[str, Any] | None = None, error: str | None = None,
+    ) -> None:  # fmt: skip
+        fields: dict[str, Any] = {
+            "status": "failed" if error else "succeeded", "error": error,
+            "finished_at": time.time(), "progress": live.progress.to_dict(),
+        }  # fmt: skip
+        if dataset is not None:
+            fields |= {"result_dataset_id": dataset.id, "result_label": dataset.label,
+                       "report": report or {}}  # fmt: skip
+        try:
+            await self.store.data_tasks.update(task.id, **fields)
+        finally:
+            self._live.pop(task.id, None)
+            self._tasks.pop(task.id, None)
+            live.end()
+
+
+async def _ask(
+    backend: OpenAIBackend, messages: list[dict[str, str]], where: str, usage: list[int],
+    **options: Any,
+) -> ChatAnswer:  # fmt: skip
+    """One chat call; its tokens are added to `usage`, a failure names the item."""
+    try:
+        answer = await backend.chat(messages, **options)
+    except ChatFailed as exc:
+        raise TaskFailed(f"the chat model failed on {where}: {exc}") from None
+    usage[0] += answer.prompt_tokens
+    usage[1] += answer.completion_tokens
+    return answer

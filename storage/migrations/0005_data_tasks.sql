@@ -9,6 +9,7 @@ CREATE TABLE data_tasks (
     params_json       TEXT NOT NULL DEFAULT '{}',
     progress_json     TEXT NOT NULL DEFAULT '{}',
     result_dataset_id TEXT,
+    result_label      TEXT,
     report_json       TEXT NOT NULL DEFAULT '{}',
     error             TEXT,
     requested_by      TEXT NOT NULL DEFAULT '',
