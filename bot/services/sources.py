@@ -142,6 +142,7 @@ class SourceService:
     async def _fetch(self, source: SourceSettings, trigger: str) -> SourceFetchRow:
         started = time.time()
         found = new = blank = 0
+        before = await self.store.source_fetches.recent(source.name, 1)
         try:
             records, blank = pick_records(await download(self._client(), source), source.select)
             found = len(records) + blank
@@ -149,11 +150,17 @@ class SourceService:
         except FetchFailed as exc:
             row = await self._record(source, trigger, started, found, 0, blank, None, str(exc))
             log.warning("source fetch failed", source=source.name, error=row.error)
-            await self._report_failure(source, row)
+            # The room hears of a failure once, not at every run until it is fixed.
+            if not before or before[0].ok or before[0].error != row.error:
+                await self._tell_room(source, f"⚠️ Source {source.name}: the fetch failed and "
+                                      f"no new version of {source.dataset} was written.\n"
+                                      f"{row.error}")  # fmt: skip
             return row
         row = await self._record(source, trigger, started, found, new, blank, written, None)
         log.info("source fetched", source=source.name, items=found, new=new,
                  version=row.dataset_label)  # fmt: skip
+        if before and not before[0].ok:
+            await self._tell_room(source, f"✅ Source {source.name} works again: {row.outcome}.")
         return row
 
     async def _add(
@@ -189,21 +196,18 @@ class SourceService:
         )  # fmt: skip
         return await self.store.source_fetches.insert(row)
 
-    async def _report_failure(self, source: SourceSettings, row: SourceFetchRow) -> None:
+    async def _tell_room(self, source: SourceSettings, text: str) -> None:
+        """A notice to the source's room, else the room of the dataset's newest version."""
         room = source.room_id
         if room is None:
             latest = await self.store.datasets.latest(source.dataset)
             room = latest.room_id if latest else None
         if room is None:
             return
-        text = (
-            f"⚠️ Source {source.name}: the fetch failed and no new version of "
-            f"{source.dataset} was written.\n{row.error}"
-        )
         try:
             await self.notifications.enqueue(room, text, source=f"source:{source.name}")
         except Exception:
-            log.exception("source failure notice not queued", source=source.name)
+            log.exception("source notice not queued", source=source.name)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:

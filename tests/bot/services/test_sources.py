@@ -256,7 +256,10 @@ async def test_items_the_dataset_refuses_add_no_version(
     wrong_shape = await services.sources.fetch("news", trigger="t")
     assert wrong_shape.error is not None and "missing field 'text'" in wrong_shape.error
     assert ["news@v1"] == [d.label for d in await services.datasets.versions("news")]
-    assert 2 == len(await services.notifications.pending())
+    told = [n.text.splitlines()[0] for n in await services.notifications.pending()]
+    assert ["failed", "works again", "failed"] == [
+        "failed" if "failed" in t else "works again" if "works again" in t else t for t in told
+    ]
 
 
 async def test_a_timeout_and_a_closed_port_fail_into_the_sources_own_room(
@@ -275,6 +278,27 @@ async def test_a_timeout_and_a_closed_port_fail_into_the_sources_own_room(
     assert [("!ops:test", slow.error), ("!ops:test", refused.error)] == [
         (n.room_id, n.text.splitlines()[1]) for n in notices
     ]
+
+
+async def test_a_repeated_failure_is_told_once_and_the_recovery_too(
+    start: StartApp, server: JsonServer
+) -> None:
+    services = await start(room_id=ROOM)
+    server.answer_raw(b"{}", 502)
+    for _ in range(3):
+        assert not (await services.sources.fetch("news", trigger="schedule")).ok
+    server.answer_raw(b"{}", 504)
+    assert not (await services.sources.fetch("news", trigger="schedule")).ok
+    server.answer(answer(1, 2, 3))
+    assert (await services.sources.fetch("news", trigger="schedule")).ok
+    assert (await services.sources.fetch("news", trigger="schedule")).ok
+    told = [n.text.splitlines()[-1] for n in await services.notifications.pending()]
+    assert [
+        f"{server.url}/news answered HTTP 502 Bad Gateway",
+        f"{server.url}/news answered HTTP 504 Gateway Timeout",
+        "✅ Source news works again: ok: 3 items, 3 new → news@v1.",
+    ] == told
+    assert 6 == len(await services.store.source_fetches.recent("news", 10))
 
 
 async def test_a_failure_without_any_room_is_recorded_only(
