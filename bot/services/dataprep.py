@@ -11,6 +11,8 @@ nothing behind. The room face follows `live(task_id)` to show progress and the o
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -28,7 +30,7 @@ from bot.services.dataprep_clean import (
     is_json_format,
     read_source,
 )
-from bot.services.dataprep_live import LiveTask, run_bounded
+from bot.services.dataprep_live import LiveTask, Progress, run_bounded
 from bot.services.dataprep_template import TemplateSpec
 from bot.services.dataprep_text import Estimate
 from bot.services.errors import Invalid, NotFound, TrainbotError
@@ -53,6 +55,7 @@ NEEDS_KEY = (
 MAX_INSTRUCTIONS = 4000
 NOTHING_STORED = "nothing was stored"
 Outcome = tuple[DatasetRow, dict[str, Any]]
+Show = Callable[[DataTaskRow], Awaitable[None]]
 
 
 class TaskFailed(Exception):
@@ -75,6 +78,7 @@ class DataPrepService:
         self.settings = settings
         self._live: dict[str, LiveTask] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._followers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Mark tasks a previous process left running as interrupted."""
@@ -89,6 +93,9 @@ class DataPrepService:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        for follower in list(self._followers):
+            follower.cancel()
+        await asyncio.gather(*self._followers, return_exceptions=True)
 
     # -- optimize -----------------------------------------------------------------------
 
@@ -242,9 +249,39 @@ class DataPrepService:
         """The running task's progress, or None once it ended."""
         return self._live.get(task_id)
 
+    def follow(self, task_id: str, show: Show, interval_s: float) -> None:
+        """Call `show(task)` as the task progresses, at most every `interval_s` (the newest
+        progress is shown when the interval is over), and once more when it has ended."""
+        follower = asyncio.create_task(self._follow(task_id, show, interval_s))
+        self._followers.add(follower)
+        follower.add_done_callback(self._followers.discard)
+
+    async def _follow(self, task_id: str, show: Show, interval_s: float) -> None:
+        shown: Progress | None = None
+        last = -math.inf
+        while (live := self._live.get(task_id)) is not None:
+            tick = live.tick  # taken first, so a change during `show` is not missed
+            if live.progress == shown:
+                await tick.wait()
+                continue
+            wait = last + interval_s - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(live.ended.wait(), wait)
+                continue
+            shown, last = live.progress, time.monotonic()
+            await _show(show, await self.get(task_id))
+        task = await self.store.data_tasks.get(task_id)
+        if task is not None:
+            await _show(show, task)
+
     def _with_live(self, task: DataTaskRow) -> DataTaskRow:
         live = self._live.get(task.id)
         return replace(task, progress=live.progress.to_dict()) if live else task
+
+    def check_available(self) -> None:
+        """Refuse (422) when no API key is configured: every task needs the chat model."""
+        self._backend()
 
     def _backend(self) -> OpenAIBackend:
         if self.openai is None:
@@ -318,6 +355,13 @@ class DataPrepService:
             self._live.pop(task.id, None)
             self._tasks.pop(task.id, None)
             live.end()
+
+
+async def _show(show: Show, task: DataTaskRow) -> None:
+    try:
+        await show(task)
+    except Exception:
+        log.exception("task progress not shown", task_id=task.id)
 
 
 async def _ask(

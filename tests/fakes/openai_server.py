@@ -10,12 +10,15 @@ few polls. `hold_at` stops jobs at a stage (to cancel, pause, or restart mid-run
 `rate_limit_next` answers the next matching request with a 429 and `Retry-After`
 (`fail_next` with any status, e.g. a 500). Chat completions of a fine-tuned model answer
 `answer(prompt)`; those of any other model (the chat model Trainbot cleans, generates and
-decides with) answer `chat_reply(messages)`, which tests replace to script the answers.
+decides with) answer `chat_reply(messages)`, which tests replace to script the answers;
+while `chat_gate` is set to an unset asyncio.Event those answers wait for it (so a test can
+see a task mid-run without timing).
 Every request is recorded in `requests`, so tests can read what was uploaded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -131,6 +134,7 @@ class FakeOpenAI:
         self.hold_at: int | None = None
         self._failing: list[tuple[str, int]] = []
         self.chat_reply: Callable[[list[dict[str, Any]]], str] = default_chat_reply
+        self.chat_gate: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -297,6 +301,8 @@ class FakeOpenAI:
         elif body["model"].startswith("ft:"):
             return _error(404, f"The model {body['model']} does not exist", "model_not_found")
         else:
+            if self.chat_gate is not None:
+                await self.chat_gate.wait()
             text = self.chat_reply(body["messages"])
         return web.json_response({
             "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000,

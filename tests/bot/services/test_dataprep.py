@@ -14,7 +14,8 @@ from bot.app import App
 from bot.services import Services
 from bot.services.dataprep_clean import DEFAULT_INSTRUCTIONS, TEXT_RULE
 from bot.services.dataprep_template import make_spec
-from bot.services.dataprep_text import final_text
+from bot.services.dataprep_live import Progress
+from bot.services.dataprep_text import final_text, progress_line
 from bot.services.errors import Invalid
 from bot.settings import Settings
 from storage.data_tasks import DataTaskRow
@@ -129,6 +130,38 @@ async def test_a_confirmed_optimize_stores_a_cleaned_new_version_and_keeps_the_o
     assert DEFAULT_INSTRUCTIONS in fake.chat_requests[0].json["messages"][0]["content"]
     assert final_text(done).startswith(
         f"✅ Task {task.id}: cleaned messy@v1 into messy@v2 (12 records, 12 changed)."
+    )
+
+
+async def test_a_follower_sees_progress_then_the_outcome(
+    start_app: Callable[..., Any], fake: FakeOpenAI
+) -> None:
+    services = await start_app(max_concurrency=1)
+    await services.datasets.upload_records("messy", MESSY)
+    fake.chat_gate = asyncio.Event()
+    seen: list[DataTaskRow] = []
+    first, last = asyncio.Event(), asyncio.Event()
+
+    async def show(task: DataTaskRow) -> None:
+        seen.append(task)
+        first.set()
+        if task.finished:
+            last.set()
+
+    task = await services.dataprep.optimize("messy")
+    services.dataprep.follow(task.id, show, interval_s=0)
+    await asyncio.wait_for(first.wait(), 30)
+    fake.chat_gate.set()
+    await asyncio.wait_for(last.wait(), 60)
+
+    assert ("running", {"done": 0, "total": 12, "invalid": 0}) == (
+        seen[0].status, seen[0].progress
+    )  # fmt: skip
+    assert ("succeeded", 12) == (seen[-1].status, seen[-1].progress["done"])
+    done = [t.progress["done"] for t in seen]
+    assert done == sorted(done) and 1 == sum(t.finished for t in seen)
+    assert progress_line(seen[-1], Progress(**seen[-1].progress)) == (
+        f"✅ cleaning messy@v1 (task {task.id}): 12/12 done → messy@v2"
     )
 
 
