@@ -13,8 +13,8 @@ import pytest
 from bot.app import App
 from bot.services import Services
 from bot.services.dataprep_clean import DEFAULT_INSTRUCTIONS, TEXT_RULE
-from bot.services.dataprep_template import make_spec
 from bot.services.dataprep_live import Progress
+from bot.services.dataprep_template import make_spec
 from bot.services.dataprep_text import final_text, progress_line
 from bot.services.errors import Invalid
 from bot.settings import Settings
