@@ -75,6 +75,8 @@ def _operation(route: Route, refs: Refs) -> dict[str, Any]:
         content = {"application/json": {"schema": refs[(route.body, "validation")]}}
         if route.form is not None:
             content["multipart/form-data"] = {"schema": _form_schema(route)}
+        if route.toml:
+            content["application/toml"] = {"schema": refs[(route.body, "validation")]}
         op["requestBody"] = {"required": True, "content": content}
     if route.auth == "none":
         op["security"] = []

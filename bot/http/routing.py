@@ -7,6 +7,7 @@ against the declared pydantic models, and returns an aiohttp response.
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 Auth = Literal["token", "hook", "none"]
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+TOML_TYPE = "application/toml"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Route:
     auth: Auth = "token"
     produces: str = "application/json"
     streams: bool = False  # also answers text/event-stream when asked to
+    toml: bool = False  # the body may also be TOML (Content-Type: application/toml)
     headers: tuple[tuple[str, str], ...] = ()  # documented request headers: (name, description)
     extra_statuses: tuple[int, ...] = field(default=())  # other success statuses
 
@@ -108,6 +111,8 @@ def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaita
             call.query = route.query.model_validate(dict(request.query))
         if route.form is not None and request.content_type in FORM_TYPES:
             call.body, call.files = await _read_form(request, route.form)
+        elif route.body is not None and route.toml and request.content_type == TOML_TYPE:
+            call.body = route.body.model_validate(_read_toml(await request.read()))
         elif route.body is not None:
             # Strict JSON parsing: "5" is not an integer, unknown keys are refused, so the
             # server accepts exactly what the published schema says.
@@ -116,6 +121,15 @@ def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaita
 
     handle.__name__ = route.operation_id
     return handle
+
+
+def _read_toml(data: bytes) -> dict[str, Any]:
+    from bot.services.errors import Invalid
+
+    try:
+        return tomllib.loads(data.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise Invalid(f"the body is not valid TOML: {exc}") from None
 
 
 async def _read_form(
