@@ -13,7 +13,8 @@ from bot.services.dataprep import DataPrepService
 from bot.services.datasets import DatasetService
 from bot.services.events import EventBus
 from bot.services.generation import GenerationService
-from bot.services.jobs import JobService, JobSettings
+from bot.services.jobs import JobService
+from bot.services.local_driver import JobSettings
 from bot.services.models import ModelService
 from bot.services.notifications import NotificationOutbox
 from bot.services.schedules import ScheduleService

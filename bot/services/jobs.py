@@ -9,7 +9,6 @@ checkpoint).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import time
@@ -22,10 +21,10 @@ from bot.services.datasets import DatasetService
 from bot.services.errors import Conflict, Invalid, NotFound, TooMany, Unavailable
 from bot.services.events import EventBus
 from bot.services.hyper import parse_hyperparameters
+from bot.services.local_driver import JobSettings, LocalDriver
 from bot.services.models import ModelService
 from bot.services.refs import check_name, pick_prefix
 from bot.services.transitions import (
-    ACTIVE,
     FINAL,
     check_transition,
     refuse_action,
@@ -58,19 +57,6 @@ class JobRequest:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class JobSettings:
-    """The `[trainer]` values the job service needs."""
-
-    max_concurrent_jobs: int = 1
-    max_queue_length: int = 100
-    stop_grace_s: float = 30.0
-    min_examples: int = 10
-    default_base: str = "tiny"
-    device: str = "auto"
-    report_to: str = "none"
-
-
 class JobService:
     """Job lifecycle over the persisted FIFO queue and the training pool."""
 
@@ -91,13 +77,9 @@ class JobService:
         self.pool = pool
         self.settings = settings
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._runs: dict[str, Any] = {}  # job id -> TrainingRun
-        self._tasks: dict[str, asyncio.Task[None]] = {}  # job id -> task driving it
-        self._pending_control: dict[str, str] = {}  # job id -> "cancel" | "pause"
-        self._dispatcher: asyncio.Task[None] | None = None
         self._accepting = False
-        self._stopping = False
+        self.local = LocalDriver(store, bus, models, pool, settings)
+        self.local.bind(self._transition, self._lock)
         self.remote = remote  # `backend="openai"` jobs; None when [openai] has no key
         if remote is not None:
             remote.bind(self._transition, self._lock)
@@ -110,8 +92,7 @@ class JobService:
         if self.remote is not None:
             await self.remote.start()
         self._accepting = True
-        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="job-dispatcher")
-        self._wake.set()
+        self.local.start()
 
     async def recover(self) -> None:
         """Put local jobs that were running when the process died back in the queue.
@@ -121,7 +102,7 @@ class JobService:
         for job in await self.store.jobs.with_status("running", "validating_files"):
             if job.backend != "local":
                 continue
-            resume = self._has_checkpoint(job.id)
+            resume = self.local.has_checkpoint(job.id)
             spec = {**job.spec, "resume": resume}
             how = "resuming from its newest checkpoint" if resume else "starting over"
             await self._transition(job, "queued", spec=spec, reason=f"service restarted; {how}")
@@ -130,15 +111,7 @@ class JobService:
     async def stop(self) -> None:
         """Stop taking work; pause running jobs at a checkpoint so the next start resumes them."""
         self._accepting = False
-        self._stopping = True
-        if self._dispatcher:
-            self._dispatcher.cancel()
-            await asyncio.gather(self._dispatcher, return_exceptions=True)
-        for run in list(self._runs.values()):
-            run.pause()
-        tasks = list(self._tasks.values())
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.settings.stop_grace_s + 10)
+        await self.local.stop()
         if self.remote is not None:
             await self.remote.stop()
         await self.bus.drain()
@@ -212,7 +185,7 @@ class JobService:
             {"status": "queued", "position": queued + 1, "estimate_s": estimate,
              "dataset": dataset.label, "base": base_ref},
         )  # fmt: skip
-        self._wake.set()
+        self.local.wake()
         return job
 
     async def get(self, ref: str) -> JobRow:
@@ -246,9 +219,9 @@ class JobService:
             refuse_action(job.status, "resume")
             if job.backend != "local":
                 return await self._openai().control(job, "resume")
-            spec = {**job.spec, "resume": self._has_checkpoint(job.id)}
+            spec = {**job.spec, "resume": self.local.has_checkpoint(job.id)}
             job = await self._transition(job, "queued", spec=spec, reason="resumed")
-        self._wake.set()
+        self.local.wake()
         return job
 
     async def delete(self, ref: str) -> JobRow:
@@ -262,7 +235,7 @@ class JobService:
     @property
     def dispatching(self) -> bool:
         """Whether the service takes work and its dispatcher is alive (for readiness checks)."""
-        return self._accepting and self._dispatcher is not None and not self._dispatcher.done()
+        return self._accepting and self.local.dispatching
 
     async def queue_length(self) -> int:
         """Jobs waiting for a slot."""
@@ -284,13 +257,7 @@ class JobService:
             if job.status in ("queued", "paused"):
                 target = "cancelled" if action == "cancel" else "paused"
                 return await self._transition(job, target, reason=f"{action} requested")
-            run = self._runs.get(job.id)
-            if run is None:  # validating files: apply as soon as the worker starts
-                self._pending_control[job.id] = action
-            elif action == "cancel":
-                run.cancel()
-            else:
-                run.pause()
+            self.local.control(job, action)
             await self.bus.publish(job.id, "log", {"level": "info",
                                                    "message": f"{action} requested"})  # fmt: skip
             return job
@@ -327,10 +294,6 @@ class JobService:
             return None
         return estimate_seconds(tokens, spec.base, self.store.artifacts.throughput_file)
 
-    def _has_checkpoint(self, job_id: str) -> bool:
-        folder = self.store.artifacts.checkpoint_dir(job_id)
-        return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
-
     async def _transition(
         self, job: JobRow, status: str, reason: str | None = None, **fields: Any
     ) -> JobRow:
@@ -352,124 +315,3 @@ class JobService:
         updated = await self.store.jobs.get(job.id)
         assert updated is not None
         return updated
-
-    async def _dispatch_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while len(self._tasks) < self.settings.max_concurrent_jobs:
-                async with self._lock:
-                    # Remote jobs are driven by `RemoteJobs` and take no local slot.
-                    queued = [
-                        job
-                        for job in await self.store.jobs.with_status("queued")
-                        if job.backend == "local"
-                    ]
-                    if not queued or not self._accepting:
-                        break
-                    job = await self._transition(queued[0], "validating_files")
-                task = asyncio.create_task(self._drive(job), name=f"job-{job.id}")
-                self._tasks[job.id] = task
-                task.add_done_callback(functools.partial(self._finished, job.id))
-
-    def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
-        self._tasks.pop(job_id, None)
-        self._runs.pop(job_id, None)
-        self._pending_control.pop(job_id, None)
-        self._wake.set()
-
-    async def _drive(self, job: JobRow) -> None:
-        try:
-            await self._drive_unguarded(job)
-        except Exception as exc:  # a bug must fail the job, not leave it "running" forever
-            log.exception("job driver failed", job_id=job.id)
-            current = await self.store.jobs.get(job.id)
-            if current and current.status in ACTIVE:
-                await self._transition(current, "failed", error=f"internal error: {exc}")
-
-    async def _drive_unguarded(self, job: JobRow) -> None:
-        from trainer.data import read_dataset
-
-        spec = TrainSpec.from_dict(job.spec)
-        try:
-            report = await asyncio.to_thread(read_dataset, spec.dataset_path, spec.data)
-        except OSError as exc:
-            await self._transition(job, "failed", error=f"dataset file unreadable: {exc}")
-            return
-        if not report.ok:
-            await self._transition(job, "failed", error=report.summary())
-            return
-        async with self._lock:
-            current = await self.store.jobs.get(job.id)
-            if current is None or current.status != "validating_files":
-                return  # cancelled meanwhile
-            job = await self._transition(current, "running")
-            run = await self.pool.start(spec)
-            self._runs[job.id] = run
-            pending = self._pending_control.pop(job.id, None)
-            if pending == "cancel":
-                run.cancel()
-            elif pending == "pause":
-                run.pause()
-        async for event in run.events():
-            await self._record(job, spec, dict(event))
-        await self._wait_exit(run)
-        final = await self._current(job)
-        # Only once the worker is gone: it may still be cleaning up after its last event.
-        if final.status == "cancelled":
-            self.store.artifacts.remove(self.store.artifacts.job_dir(job.id))
-        elif final.status == "succeeded":
-            self.store.artifacts.remove(self.store.artifacts.checkpoint_dir(job.id))
-
-    async def _wait_exit(self, run: Any) -> None:
-        deadline = time.monotonic() + self.settings.stop_grace_s + 5
-        # The pool reports the final event, not the exit itself; poll the exit code briefly.
-        while run.exitcode is None and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-
-    async def _record(self, job: JobRow, spec: TrainSpec, event: dict[str, Any]) -> None:
-        name = str(event.pop("event"))
-        await self.bus.publish(job.id, name, event)
-        if name == "completed":
-            await self._succeeded(job, spec, event)
-        elif name == "failed":
-            await self._transition(await self._current(job), "failed", error=event.get("error"))
-        elif name == "stopped":
-            await self._stopped(job, event)
-
-    async def _current(self, job: JobRow) -> JobRow:
-        current = await self.store.jobs.get(job.id)
-        assert current is not None
-        return current
-
-    async def _succeeded(self, job: JobRow, spec: TrainSpec, event: dict[str, Any]) -> None:
-        metrics = dict(event.get("metrics") or {})
-        model = await self.models.register_local(
-            name=job.name,
-            job_id=job.id,
-            dataset_id=job.dataset_id,
-            base=job.base,
-            output_dir=Path(event.get("model_dir") or spec.output_dir),
-            metrics=metrics,
-        )
-        await self._transition(
-            await self._current(job),
-            "succeeded",
-            model_id=model.id,
-            result={**metrics, "model": model.label, "model_id": model.id},
-            reason=f"registered {model.label}",
-        )
-
-    async def _stopped(self, job: JobRow, event: dict[str, Any]) -> None:
-        current = await self._current(job)
-        resume = self._has_checkpoint(job.id)
-        if event.get("reason") == "cancel":
-            await self._transition(current, "cancelled", reason="cancelled")
-        elif self._stopping:
-            # Paused by a service stop: back to the queue, so the next start resumes it.
-            spec = {**current.spec, "resume": resume}
-            await self._transition(current, "queued", spec=spec, reason="service stopping")
-        else:
-            spec = {**current.spec, "resume": resume}
-            step = event.get("step")
-            await self._transition(current, "paused", spec=spec, reason=f"paused at step {step}")
