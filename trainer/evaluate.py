@@ -37,12 +37,16 @@ def eval_loss(
     """Loss on the newest examples of a dataset (those not in `trained_path` when any)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from trainer.packing import pack, tokenize_examples
 
     examples, new_only = _pick_examples(dataset_path, dataset_format, trained_path, max_examples)
     if not examples:
         raise ValueError("the dataset has no valid examples to measure on")
+    # The worker's stderr is the bot's: no progress bars or padding advice there.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     model.eval()  # type: ignore[no-untyped-call]

@@ -45,7 +45,7 @@ class Situation:
 
     schedule: ScheduleSettings
     dataset: DatasetRow | None  # the newest version of schedule.dataset
-    model: ModelRow | None  # the active version of schedule.model, else its newest
+    model: ModelRow | None  # the newest version of schedule.model
     trained_on: DatasetRow | None  # the dataset version `model` was trained on
 
     @property

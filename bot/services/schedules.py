@@ -200,10 +200,11 @@ class ScheduleService:
         return Situation(schedule, dataset, model, trained_on)
 
     async def _current_model(self, name: str) -> ModelRow | None:
-        """The active version, else the newest."""
-        active = await self.store.models.active(name)
-        if active:
-            return active[0]
+        """The newest version: the data it saw is what "new since training" counts from.
+
+        Not the active one: a retrained version waits for `!activate`, and counting from
+        the older active version would retrain again at every check until then.
+        """
         versions = await self.store.models.find(name)
         return versions[0] if versions else None
 
@@ -290,8 +291,7 @@ def new_examples(dataset: DatasetRow, trained_on: DatasetRow | None, count: int)
 
 def decision_notice(row: DecisionRow) -> str:
     """How a decision reads in the room."""
+    reason = row.reason.rstrip(".")
     if row.retrain:
-        return (
-            f"Retraining {row.model} (policy {row.policy}): {row.reason}. Queued job {row.job_id}."
-        )
-    return f"Not retraining {row.model} (policy {row.policy}): {row.reason}."
+        return f"Retraining {row.model} (policy {row.policy}): {reason}. Queued job {row.job_id}."
+    return f"Not retraining {row.model} (policy {row.policy}): {reason}."
