@@ -81,9 +81,15 @@ class MatrixBot:
         """Show or clear the typing notice."""
         self.connection.outbox.typing(room_id, on)
 
-    async def upload_image(self, png: bytes, filename: str) -> str:
-        """Upload a PNG; its mxc:// URI."""
-        return await self.connection.outbox.upload_image(png, filename)
+    async def send_image(
+        self, room_id: str, png: bytes, filename: str, *, width: int, height: int
+    ) -> str:
+        """Upload a PNG and post it; in an encrypted room the file is encrypted too."""
+        room = self.connection.client.rooms.get(room_id)
+        encrypt = bool(room is not None and room.encrypted)
+        url, keys = await self.connection.outbox.upload_image(png, filename, encrypt=encrypt)
+        content = fmt.image(url, filename, width=width, height=height, size=len(png), keys=keys)
+        return await self.send(room_id, content)
 
     async def download(self, url: str, file_info: Mapping[str, Any] | None = None) -> bytes:
         """Download (and decrypt) a file someone uploaded."""

@@ -93,10 +93,23 @@ def reaction(event_id: str, key: str) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
 
 
-def image(url: str, filename: str, *, width: int, height: int, size: int) -> dict[str, Any]:
-    """An m.image for an uploaded PNG (e.g. a loss curve)."""
+def image(
+    url: str, filename: str, *, width: int, height: int, size: int,
+    keys: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """An m.image for an uploaded PNG (e.g. a loss curve).
+
+    With `keys` (an encrypted upload) the URL goes inside `file` with the keys, as the
+    spec's EncryptedFile, instead of a plain `url`.
+    """
     info = {"mimetype": "image/png", "w": width, "h": height, "size": size}
-    return {"msgtype": "m.image", "body": filename, "url": url, "info": info, "m.mentions": {}}
+    content: dict[str, Any] = {"msgtype": "m.image", "body": filename, "info": info,
+                               "m.mentions": {}}  # fmt: skip
+    if keys:
+        content["file"] = {"url": url, **keys}
+    else:
+        content["url"] = url
+    return content
 
 
 def _defuse(value: str) -> str:

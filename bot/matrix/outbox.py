@@ -73,16 +73,20 @@ class Outbox:
             room_id, _Pending("m.reaction", fmt.reaction(event_id, key), self._future())
         )
 
-    async def upload_image(self, png_bytes: bytes, filename: str) -> str:
-        """Upload a PNG to the media repository; return its mxc:// URI."""
+    async def upload_image(
+        self, png_bytes: bytes, filename: str, *, encrypt: bool = False
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Upload a PNG to the media repository: its mxc:// URI, and with `encrypt` the
+        keys to decrypt it (the server then only stores ciphertext)."""
         attempt = 0
         while True:
             try:
-                response, _ = await self._client.upload(
-                    io.BytesIO(png_bytes), "image/png", filename, filesize=len(png_bytes)
-                )
+                response, keys = await self._client.upload(
+                    io.BytesIO(png_bytes), "image/png", filename, encrypt=encrypt,
+                    filesize=len(png_bytes),
+                )  # fmt: skip
                 if isinstance(response, UploadResponse):
-                    return str(response.content_uri)
+                    return str(response.content_uri), dict(keys) if keys else None
                 delay = self._retry_delay(response, attempt)
             except TRANSIENT_ERRORS:
                 delay = self._backoff(attempt)

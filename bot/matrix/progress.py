@@ -115,9 +115,9 @@ class ProgressNotifier:
         events = await self.services.store.events.find(job.id, limit=100_000)
         title = f"{job.name} · job {job.id}"
         png, width, height = await asyncio.to_thread(render_loss_curve, title, events)
-        url = await self.room.upload_image(png, f"loss-{job.id}.png")
-        content = fmt.image(url, f"loss-{job.id}.png", width=width, height=height, size=len(png))
-        await self.room.send(job.room_id, content)
+        await self.room.send_image(
+            job.room_id, png, f"loss-{job.id}.png", width=width, height=height
+        )
 
 
 async def final_text(services: Services, job: JobRow) -> str:

@@ -160,7 +160,8 @@ async def test_bot_types_then_posts_an_image_people_can_fetch(
     bot.connection.outbox.typing(room_id, True)
     await alice.wait_until_typing(room_id, bot.user_id)
 
-    url = await bot.connection.outbox.upload_image(png, "loss.png")
+    url, keys = await bot.connection.outbox.upload_image(png, "loss.png")
+    assert keys is None  # a plain room gets a plain upload
     await bot.connection.outbox.send(
         room_id, fmt.image(url, "loss.png", width=1, height=1, size=len(png))
     )

@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from nio import AsyncClientConfig, EnableEncryptionBuilder, RoomSendResponse
+from nio import AsyncClientConfig, DownloadResponse, EnableEncryptionBuilder, RoomSendResponse
+from nio.crypto.attachments import decrypt_attachment
 
 from bot.devserver import SynapseServer
+from bot.matrix.lossplot import render_loss_curve
 
 from . import trainbot
 from .conftest import E2E, unique
@@ -53,6 +55,19 @@ async def test_help_is_answered_and_decrypted_by_the_person(
         assert "!train <dataset>" in reply["content"]["body"]
         raw = await raw_event(synapse, client.access_token, room.room_id, reply["event_id"])
         assert "m.room.encrypted" == raw["type"]  # the server only ever saw ciphertext
+
+        # A loss curve posted here is encrypted too: the media repository holds ciphertext.
+        png = render_loss_curve("curve", [])[0]
+        assert app.matrix is not None
+        await app.matrix.send_image(room.room_id, png, "loss.png", width=8, height=6)
+        image = await room.wait(lambda e: e.get("content", {}).get("body") == "loss.png")
+        assert "url" not in image["content"]
+        encrypted = image["content"]["file"]
+        stored = await client.download(mxc=encrypted["url"])
+        assert isinstance(stored, DownloadResponse), stored
+        assert png != stored.body
+        key, sha256, iv = encrypted["key"]["k"], encrypted["hashes"]["sha256"], encrypted["iv"]
+        assert png == decrypt_attachment(stored.body, key, sha256, iv)
     finally:
         await client.close()
 
