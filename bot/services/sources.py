@@ -175,7 +175,7 @@ class SourceService:
         try:
             upload = await self.datasets.upload_records(
                 source.dataset, [*known, *fresh],
-                format=previous.format if previous else None,
+                format=_record_format(previous),
                 skip_invalid=bool(previous and previous.report.get("skip_invalid")),
                 created_by=f"source:{source.name}",
                 room_id=(previous.room_id if previous else None) or source.room_id,
@@ -235,6 +235,14 @@ class SourceService:
         last = self.store.source_fetches.last_started_now(source.name)
         due = time.time() if last is None else max(time.time(), last + source.interval_s)
         return {"next_run_time": datetime.fromtimestamp(due, tz=scheduler.timezone)}
+
+
+def _record_format(previous: DatasetRow | None) -> str | None:
+    """The previous version's format for the new one, written as JSONL (a CSV version's
+    rows become records whose format is detected again: text or completion)."""
+    if previous is None or previous.format == "csv":
+        return None
+    return previous.format
 
 
 def job_id(name: str) -> str:

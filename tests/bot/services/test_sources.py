@@ -171,6 +171,28 @@ async def test_new_items_add_a_version_holding_old_and_new(
     assert ("news@v2", expected) == await contents(services)
 
 
+@pytest.mark.parametrize(
+    ("filename", "data", "expected_before"),
+    [
+        ("old.csv", ("text\n" + "\n".join(texts(1, 2, 3)) + "\n").encode(), "csv"),
+        ("old.txt", "\n\n".join(texts(1, 2, 3)).encode(), "text"),
+        ("old.json", json.dumps([{"text": t} for t in texts(1, 2, 3)]).encode(), "text"),
+    ],
+)
+async def test_a_version_uploaded_as_a_file_is_extended_with_its_records(
+    start: StartApp, server: JsonServer, filename: str, data: bytes, expected_before: str
+) -> None:
+    services = await start()
+    old = (await services.datasets.upload_file("news", filename, data)).dataset
+    server.answer(answer(3, 4))
+    fetched = await services.sources.fetch("news", trigger="t")
+    assert (2, 1, "news@v2") == (fetched.items, fetched.new_items, fetched.dataset_label)
+    assert ("news@v2", [{"text": t} for t in texts(1, 2, 3, 4)]) == await contents(services)
+    latest = await services.store.datasets.latest("news")
+    assert latest is not None and 4 == latest.examples
+    assert ("text", old.format) == (latest.format, expected_before)
+
+
 async def test_blank_strings_are_skipped_and_repeats_within_a_fetch_kept_once(
     start: StartApp, server: JsonServer
 ) -> None:
