@@ -181,7 +181,9 @@ class SourceService:
                 room_id=(previous.room_id if previous else None) or source.room_id,
             )  # fmt: skip
         except Invalid as exc:
-            raise FetchFailed(f"the dataset refused the new items: {exc.message}") from None
+            # The upload hint (skip_invalid) is no option of a source: leave it out.
+            why = "\n".join(line for line in exc.message.splitlines() if "skip_invalid" not in line)
+            raise FetchFailed(f"the dataset refused the new items: {why}") from None
         return upload.dataset, len(fresh)
 
     async def _record(

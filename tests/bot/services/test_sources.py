@@ -19,6 +19,7 @@ from bot.services.errors import Conflict, NotFound
 from bot.services.selector import SelectError, select_items
 from bot.services.source_fetch import stored_records
 from bot.settings import Settings
+from storage.store import Store
 from tests.support.json_server import JsonServer
 
 ROOM = "!news-room:test"
@@ -276,7 +277,9 @@ async def test_items_the_dataset_refuses_add_no_version(
     assert (await services.sources.fetch("news", trigger="t")).ok
     server.answer({"data": {"items": [{"title": "no text field"}]}})
     wrong_shape = await services.sources.fetch("news", trigger="t")
-    assert wrong_shape.error is not None and "missing field 'text'" in wrong_shape.error
+    assert wrong_shape.error is not None and wrong_shape.error.endswith(
+        "refused\nErrors:\n  line 4: missing field 'text'"
+    )
     assert ["news@v1"] == [d.label for d in await services.datasets.versions("news")]
     told = [n.text.splitlines()[0] for n in await services.notifications.pending()]
     assert ["failed", "works again", "failed"] == [
@@ -432,3 +435,24 @@ async def test_without_the_scheduler_there_is_no_next_run(start: StartApp) -> No
     services = await start()
     [status] = await services.sources.status()
     assert (None, False) == (status.next_run, status.running)
+
+
+async def test_stopping_cancels_a_running_fetch_which_writes_nothing(
+    app_factory: StartApp, server: JsonServer, tmp_path: Path
+) -> None:
+    app: App = await app_factory(settings(tmp_path / "data", server.url + "/news"))
+    assert app.services is not None
+    server.answer(answer(1, 2, 3))
+    server.hold()
+    running = asyncio.create_task(app.services.sources.fetch("news", trigger="t"))
+    await server.wait_for_request()
+    await app.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    server.release()
+    store = await Store.open(tmp_path / "data")
+    try:
+        assert ([], None) == (await store.source_fetches.recent("news"),
+                              await store.datasets.latest("news"))  # fmt: skip
+    finally:
+        await store.close()
