@@ -104,7 +104,7 @@ class MatrixBot:
         while True:
             for notice in await outbox.pending():
                 try:
-                    await self.send(notice.room_id, fmt.notice(notice.text))
+                    await self.send(notice.room_id, fmt.notice(fmt.markdown(notice.text)))
                 except Exception:
                     log.exception("hook notice not delivered", room_id=notice.room_id)
                     continue

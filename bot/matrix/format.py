@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,33 @@ class Formatted:
 def text(value: str) -> Formatted:
     """Untrusted text (user input, file names) made safe for both bodies."""
     return Formatted(value, html.escape(value).replace("\n", "<br>"))
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+_ITALIC = re.compile(r"(?<![*\w])_([^_\n]+)_(?![\w])")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+
+
+def markdown(value: str) -> Formatted:
+    """A small, safe markdown subset (`code`, **bold**, _italic_, [text](https://…),
+    line breaks) for notices other parts queue; everything else stays literal text.
+
+    The text is HTML-escaped first, so no markup in it reaches the HTML body.
+    """
+    rendered = html.escape(value.replace("\x00", ""))  # quotes too: safe inside href="…"
+    codes: list[str] = []
+
+    def keep_code(match: re.Match[str]) -> str:
+        codes.append(f"<code>{match[1]}</code>")
+        return f"\x00{len(codes) - 1}\x00"
+
+    rendered = _CODE.sub(keep_code, rendered)  # nothing inside `code` is formatted
+    rendered = _BOLD.sub(r"<strong>\1</strong>", rendered)
+    rendered = _ITALIC.sub(r"<em>\1</em>", rendered)
+    rendered = _LINK.sub(lambda m: f'<a href="{m[2]}">{m[1]}</a>', rendered)
+    rendered = re.sub("\x00(\\d+)\x00", lambda m: codes[int(m[1])], rendered)
+    return Formatted(value, rendered.replace("\n", "<br>"))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Formatted:

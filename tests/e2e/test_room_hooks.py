@@ -46,7 +46,8 @@ async def test_notify_hook_text_arrives_in_the_room(
     await app.start()
     try:
         await invite_bot(ann, room_id, bot_id)
-        body = json.dumps({"text": "Nightly data import finished: 120 new stories @room"})
+        text = "Nightly data import finished: **120** new stories @room <script>"
+        body = json.dumps({"text": text})
         signature = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
         async with (
             aiohttp.ClientSession() as session,
@@ -61,6 +62,8 @@ async def test_notify_hook_text_arrives_in_the_room(
         notice = await ann.wait_for(room_id, notice_containing("Nightly data import finished"))
         content = notice["content"]
         assert "@room" not in content["body"]  # defused: a hook cannot ping the room
+        assert "<strong>120</strong>" in content["formatted_body"]  # markdown, rendered safely
+        assert "<script>" not in content["formatted_body"]
         assert {"user_ids": []} == content["m.mentions"]
         assert [] == await app.services.notifications.pending()  # type: ignore[union-attr]
     finally:

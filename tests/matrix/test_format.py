@@ -62,3 +62,18 @@ def test_edit_carries_new_content_and_does_not_ping_again() -> None:
     assert content["m.new_content"]["m.mentions"] == {"user_ids": ["@alice:hs"]}
     assert "m.relates_to" not in content["m.new_content"]
     assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$progress"}
+
+
+def test_markdown_notices_render_a_safe_subset() -> None:
+    source = "Fetched **news**: `12 new` items, see [the log](https://example.org/a?b=1&c=2)\n_ok_"
+    rendered = fmt.markdown(source)
+    assert source == rendered.plain
+    assert rendered.html == (
+        "Fetched <strong>news</strong>: <code>12 new</code> items, see "
+        '<a href="https://example.org/a?b=1&amp;c=2">the log</a><br><em>ok</em>'
+    )
+    hostile = fmt.markdown('<img src=x> **`<b>`** [x](https://a"onclick="alert(1)) snake_case_name')
+    assert "<img" not in hostile.html and "<b>" not in hostile.html
+    assert 'href="https://a&quot;onclick=&quot;alert(1"' in hostile.html
+    assert "snake_case_name" in hostile.html  # underscores inside words are not italics
+    assert "\x00" not in fmt.markdown("a\x000\x00 `c`").html
