@@ -90,9 +90,17 @@ class DataPrepService:
 
     async def stop(self) -> None:
         """Cancel running tasks; they store no dataset version."""
-        for task in list(self._tasks.values()):
+        running = dict(self._tasks)
+        for task in running.values():
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*running.values(), return_exceptions=True)
+        for task_id in running:  # one cancelled before its first step never saw it
+            row = await self.store.data_tasks.get(task_id)
+            if row is not None and row.status == "running":
+                await self.store.data_tasks.update(
+                    task_id, status="failed", finished_at=time.time(),
+                    error=f"interrupted by a shutdown; {NOTHING_STORED}",
+                )  # fmt: skip
         for follower in list(self._followers):
             follower.cancel()
         await asyncio.gather(*self._followers, return_exceptions=True)

@@ -379,3 +379,95 @@ async def test_tasks_a_previous_process_left_running_are_marked_interrupted(
     await services.dataprep.start()
     found = await services.dataprep.get("left1234")
     assert ("failed", "interrupted by a restart; nothing was stored") == (found.status, found.error)
+
+
+async def test_chat_records_are_cleaned_message_by_message_and_keep_their_weights(
+    start_app: Callable[..., Any], fake: FakeOpenAI
+) -> None:
+    services = await start_app()
+    chats = [{"messages": [{"role": "user", "content": f"<b>Hi</b> {i}"},
+                           {"role": "assistant", "content": "Hello.", "weight": 1}]}
+             for i in range(12)]  # fmt: skip
+    await services.datasets.upload_records("chats", chats)
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        record = json.loads(messages[-1]["content"])
+        if record["messages"][0]["content"].endswith(" 2"):
+            record["messages"][0]["role"] = "system"
+        for message in record["messages"]:
+            message["content"] = strip_markup([message])
+        return json.dumps(record)
+
+    fake.chat_reply = reply
+    done = await ended(services, await services.dataprep.optimize("chats"))
+
+    assert "succeeded" == done.status, done.error
+    stored = stored_records((await services.datasets.resolve("chats@v2")).path)
+    assert {
+        "messages": [
+            {"role": "user", "content": "Hi 0"},
+            {"role": "assistant", "content": "Hello.", "weight": 1},
+        ]
+    } == stored[0]
+    assert chats[2] == stored[2]  # fmt: skip
+    assert [("line 3", "message 1 should keep the role 'user'; kept the original")] == [
+        (item["where"], item["reason"]) for item in done.report["invalid"]
+    ]
+    sent = json.loads(fake.chat_requests[0].json["messages"][-1]["content"])
+    assert {"messages": [{"role": "user", "content": "<b>Hi</b> 0"},
+                         {"role": "assistant", "content": "Hello."}]} == sent  # fmt: skip
+
+
+async def test_a_csv_dataset_is_cleaned_into_json_records(
+    start_app: Callable[..., Any], fake: FakeOpenAI
+) -> None:
+    services = await start_app()
+    csv = "prompt,completion,notes\n" + "".join(f"<b>Q{i}</b>,A{i},x\n" for i in range(12))
+    await services.datasets.upload_file("table", "table.csv", csv.encode())
+    fake.chat_reply = lambda m: json.dumps(
+        {k: strip_markup([{"content": v}]) for k, v in json.loads(m[-1]["content"]).items()}
+    )
+    done = await ended(services, await services.dataprep.optimize("table"))
+
+    new = await services.datasets.resolve("table@v2")
+    assert ("succeeded", "completion") == (done.status, new.format)
+    assert {"prompt": "Q0", "completion": "A0"} == stored_records(new.path)[0]
+
+
+@pytest.mark.parametrize("mid_run", [False, True])
+async def test_stopping_cancels_a_running_task_and_stores_nothing(
+    start_app: Callable[..., Any], fake: FakeOpenAI, mid_run: bool
+) -> None:
+    services = await start_app()
+    await services.datasets.upload_records("messy", MESSY)
+    fake.chat_gate = asyncio.Event()
+    task = await services.dataprep.optimize("messy")
+    while mid_run and not fake.seen("POST", "/v1/chat/completions"):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+    await services.dataprep.stop()
+
+    found = await services.dataprep.get(task.id)
+    assert ("failed", "interrupted by a shutdown; nothing was stored") == (
+        found.status,
+        found.error,
+    )
+    assert ["messy@v1"] == [d.label for d in await services.datasets.versions("messy")]
+    fake.chat_gate.set()
+
+
+def test_the_final_notice_lists_ten_invalid_answers_and_counts_the_rest() -> None:
+    invalid = [{"where": f"line {n}", "line": n, "reason": "bad; kept the original"}
+               for n in range(1, 14)]  # fmt: skip
+    usage = {"input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.0004}
+    report = {"stored": 20, "changed": 7, "invalid": invalid, "left_out": 2, "usage": usage}
+    task = DataTaskRow("t1", "optimize", "succeeded", "d1", "ds", {"source": "ds@v1"}, {},
+                       "d2", "ds@v2", report, None, "", None, 1.0, 2.0)  # fmt: skip
+    assert final_text(task).splitlines() == [
+        "✅ Task t1: cleaned ds@v1 into ds@v2 (20 records, 7 changed). Used 1,200 input and "
+        "300 output tokens ($0.0004).",
+        "13 answers failed validation; those records kept the original:",
+        *(f"- line {n}: bad; kept the original" for n in range(1, 11)),
+        "… and 3 more (GET /v1/tasks/t1)",
+        "2 rows the original version skipped are left out.",
+    ]
