@@ -45,8 +45,8 @@ def eval_loss(
     if not examples:
         raise ValueError("the dataset has no valid examples to measure on")
     # The worker's stderr is the bot's: no progress bars or padding advice there.
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     model.eval()  # type: ignore[no-untyped-call]
