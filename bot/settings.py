@@ -13,7 +13,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -309,6 +317,14 @@ class SourceSettings(Section):
                 for key, value in data["secret_headers"].items()
             }}  # fmt: skip
         return data
+
+    @field_validator("select")
+    @classmethod
+    def _check_select(cls, value: str) -> str:
+        from bot.services.selector import parse_select
+
+        parse_select(value)  # a SelectError (ValueError) names the bad part
+        return value
 
     @model_validator(mode="after")
     def _when(self) -> SourceSettings:

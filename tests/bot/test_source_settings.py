@@ -107,3 +107,10 @@ def test_wrong_keys_are_named(tmp_path: Path, change: tuple[str, str], message: 
 def test_source_names_are_unique(tmp_path: Path) -> None:
     text = SOURCE + 'every = "1h"\n' + SOURCE + 'every = "2h"\n'
     assert "source names must be unique: news appear twice" in refusal(tmp_path, text)
+
+
+def test_a_malformed_selector_is_refused_at_start(tmp_path: Path) -> None:
+    message = refusal(
+        tmp_path, SOURCE.replace("data.items[*].text", "data..items[") + 'every = "1h"\n'
+    )
+    assert "sources.0.select" in message
