@@ -11,11 +11,6 @@ nothing behind. The room face follows `live(task_id)` to show progress and the o
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +25,15 @@ from bot.services.dataprep_clean import (
     is_json_format,
     read_source,
 )
-from bot.services.dataprep_live import LiveTask, Progress, run_bounded
+from bot.services.dataprep_live import LiveTask, run_bounded
+from bot.services.dataprep_tasks import Outcome, Show, TaskFailed, TaskRunner
 from bot.services.dataprep_template import TemplateSpec
 from bot.services.dataprep_text import Estimate
-from bot.services.errors import Invalid, NotFound, TrainbotError
+from bot.services.errors import Invalid
 from bot.services.openai_api import ChatAnswer, ChatFailed
 from bot.services.refs import check_name
 from storage.data_tasks import DataTaskRow
 from storage.datasets import DatasetRow
-from storage.ids import new_id
 from trainer.data.blocks import estimate_tokens
 
 if TYPE_CHECKING:
@@ -53,13 +48,6 @@ NEEDS_KEY = (
     "in the config"
 )
 MAX_INSTRUCTIONS = 4000
-NOTHING_STORED = "nothing was stored"
-Outcome = tuple[DatasetRow, dict[str, Any]]
-Show = Callable[[DataTaskRow], Awaitable[None]]
-
-
-class TaskFailed(Exception):
-    """A task cannot finish; the message says why, for people."""
 
 
 class DataPrepService:
@@ -76,34 +64,15 @@ class DataPrepService:
         self.datasets = datasets
         self.openai = openai
         self.settings = settings
-        self._live: dict[str, LiveTask] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._followers: set[asyncio.Task[None]] = set()
+        self.tasks = TaskRunner(store)
 
     async def start(self) -> None:
         """Mark tasks a previous process left running as interrupted."""
-        for task in await self.store.data_tasks.with_status("running"):
-            await self.store.data_tasks.update(
-                task.id, status="failed", finished_at=time.time(),
-                error=f"interrupted by a restart; {NOTHING_STORED}",
-            )  # fmt: skip
+        await self.tasks.start()
 
     async def stop(self) -> None:
         """Cancel running tasks; they store no dataset version."""
-        running = dict(self._tasks)
-        for task in running.values():
-            task.cancel()
-        await asyncio.gather(*running.values(), return_exceptions=True)
-        for task_id in running:  # one cancelled before its first step never saw it
-            row = await self.store.data_tasks.get(task_id)
-            if row is not None and row.status == "running":
-                await self.store.data_tasks.update(
-                    task_id, status="failed", finished_at=time.time(),
-                    error=f"interrupted by a shutdown; {NOTHING_STORED}",
-                )  # fmt: skip
-        for follower in list(self._followers):
-            follower.cancel()
-        await asyncio.gather(*self._followers, return_exceptions=True)
+        await self.tasks.stop()
 
     # -- optimize -----------------------------------------------------------------------
 
@@ -121,9 +90,11 @@ class DataPrepService:
         params = {"source": dataset.label, "format": source.format,
                   "instructions": None if text == DEFAULT_INSTRUCTIONS else text,
                   "estimate": estimate.to_dict()}  # fmt: skip
-        task = await self._insert("optimize", dataset.name, dataset.id, params, requested_by,
-                                  room_id, len(source.records))  # fmt: skip
-        self._launch(task, len(source.records), lambda live: self._clean(task, live, source, text))
+        task = await self.tasks.create("optimize", dataset.name, dataset.id, params,
+                                       requested_by, room_id, len(source.records))  # fmt: skip
+        self.tasks.launch(
+            task, len(source.records), lambda live: self._clean(task, live, source, text)
+        )
         return task
 
     async def _plan_optimize(
@@ -207,9 +178,9 @@ class DataPrepService:
                   "variables": {k: list(v) for k, v in spec.variables.items()},
                   "max_tokens": spec.max_tokens, "temperature": spec.temperature,
                   "estimate": estimate.to_dict()}  # fmt: skip
-        task = await self._insert("generate", name, None, params, requested_by, room_id,
-                                  spec.count)  # fmt: skip
-        self._launch(task, spec.count, lambda live: self._complete(task, live, spec))
+        task = await self.tasks.create("generate", name, None, params, requested_by, room_id,
+                                       spec.count)  # fmt: skip
+        self.tasks.launch(task, spec.count, lambda live: self._complete(task, live, spec))
         return task
 
     async def _complete(self, task: DataTaskRow, live: LiveTask, spec: TemplateSpec) -> Outcome:
@@ -244,48 +215,19 @@ class DataPrepService:
 
     async def get(self, task_id: str) -> DataTaskRow:
         """One task, with its live progress while it runs."""
-        task = await self.store.data_tasks.get(task_id)
-        if task is None:
-            raise NotFound(f"no task {task_id!r}; GET /v1/tasks lists them")
-        return self._with_live(task)
+        return await self.tasks.get(task_id)
 
     async def find(self, limit: int = 50) -> list[DataTaskRow]:
         """The newest tasks first."""
-        return [self._with_live(task) for task in await self.store.data_tasks.find(limit)]
+        return await self.tasks.find(limit)
 
     def live(self, task_id: str) -> LiveTask | None:
         """The running task's progress, or None once it ended."""
-        return self._live.get(task_id)
+        return self.tasks.live(task_id)
 
     def follow(self, task_id: str, show: Show, interval_s: float) -> None:
-        """Call `show(task)` as the task progresses, at most every `interval_s` (the newest
-        progress is shown when the interval is over), and once more when it has ended."""
-        follower = asyncio.create_task(self._follow(task_id, show, interval_s))
-        self._followers.add(follower)
-        follower.add_done_callback(self._followers.discard)
-
-    async def _follow(self, task_id: str, show: Show, interval_s: float) -> None:
-        shown: Progress | None = None
-        last = -math.inf
-        while (live := self._live.get(task_id)) is not None:
-            tick = live.tick  # taken first, so a change during `show` is not missed
-            if live.progress == shown:
-                await tick.wait()
-                continue
-            wait = last + interval_s - time.monotonic()
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(live.ended.wait(), wait)
-                continue
-            shown, last = live.progress, time.monotonic()
-            await _show(show, await self.get(task_id))
-        task = await self.store.data_tasks.get(task_id)
-        if task is not None:
-            await _show(show, task)
-
-    def _with_live(self, task: DataTaskRow) -> DataTaskRow:
-        live = self._live.get(task.id)
-        return replace(task, progress=live.progress.to_dict()) if live else task
+        """Call `show(task)` as the task progresses (see `TaskRunner.follow`)."""
+        self.tasks.follow(task_id, show, interval_s)
 
     def check_available(self) -> None:
         """Refuse (422) when no API key is configured: every task needs the chat model."""
@@ -310,66 +252,6 @@ class DataPrepService:
     def _usage(self, sent: int, received: int) -> dict[str, Any]:
         return {"input_tokens": sent, "output_tokens": received,
                 "cost_usd": round(self._cost(sent, received), 6)}  # fmt: skip
-
-    async def _insert(
-        self, kind: str, name: str, dataset_id: str | None, params: dict[str, Any],
-        requested_by: str, room_id: str | None, total: int,
-    ) -> DataTaskRow:  # fmt: skip
-        task = DataTaskRow(
-            id=new_id(), kind=kind, status="running", dataset_id=dataset_id, dataset_name=name,
-            params=params, progress={"done": 0, "total": total, "invalid": 0},
-            result_dataset_id=None, result_label=None, report={}, error=None,
-            requested_by=requested_by, room_id=room_id, created_at=time.time(), finished_at=None,
-        )  # fmt: skip
-        await self.store.data_tasks.insert(task)
-        return task
-
-    def _launch(
-        self, task: DataTaskRow, total: int, body: Callable[[LiveTask], Awaitable[Outcome]]
-    ) -> None:
-        live = self._live[task.id] = LiveTask(total)
-        self._tasks[task.id] = asyncio.create_task(self._run(task, live, body))
-
-    async def _run(
-        self, task: DataTaskRow, live: LiveTask, body: Callable[[LiveTask], Awaitable[Outcome]]
-    ) -> None:
-        try:
-            dataset, report = await body(live)
-        except asyncio.CancelledError:
-            await self._finish(task, live, error=f"interrupted by a shutdown; {NOTHING_STORED}")
-            raise
-        except (TaskFailed, TrainbotError) as exc:
-            await self._finish(task, live, error=f"{exc}; {NOTHING_STORED}")
-        except Exception as exc:
-            log.exception("data task failed", task_id=task.id)
-            await self._finish(task, live, error=f"unexpected error ({exc}); {NOTHING_STORED}")
-        else:
-            await self._finish(task, live, dataset=dataset, report=report)
-
-    async def _finish(
-        self, task: DataTaskRow, live: LiveTask, *, dataset: DatasetRow | None = None,
-        report: dict[str, Any] | None = None, error: str | None = None,
-    ) -> None:  # fmt: skip
-        fields: dict[str, Any] = {
-            "status": "failed" if error else "succeeded", "error": error,
-            "finished_at": time.time(), "progress": live.progress.to_dict(),
-        }  # fmt: skip
-        if dataset is not None:
-            fields |= {"result_dataset_id": dataset.id, "result_label": dataset.label,
-                       "report": report or {}}  # fmt: skip
-        try:
-            await self.store.data_tasks.update(task.id, **fields)
-        finally:
-            self._live.pop(task.id, None)
-            self._tasks.pop(task.id, None)
-            live.end()
-
-
-async def _show(show: Show, task: DataTaskRow) -> None:
-    try:
-        await show(task)
-    except Exception:
-        log.exception("task progress not shown", task_id=task.id)
 
 
 async def _ask(
