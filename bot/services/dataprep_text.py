@@ -29,16 +29,21 @@ class Estimate:
     def describe(self) -> str:
         """One paragraph: `ds@v1: 40 records → 40 calls to gpt-4o-mini, about …`."""
         noun = "records" if self.kind == "optimize" else "combinations"
-        output = (
-            f"at most {self.output_tokens:,} output tokens (max_tokens per call)"
-            if self.output_is_limit
-            else f"about {self.output_tokens:,} output tokens"
-        )
-        cost = f"{'at most' if self.output_is_limit else 'about'} {dollars(self.cost_usd)}"
+        sent, received = f"{self.input_tokens:,}", f"{self.output_tokens:,}"
+        if self.output_is_limit:
+            each = self.output_tokens // max(self.items, 1)
+            tokens = (
+                f"about {sent} input tokens (estimated as UTF-8 bytes / 4) and at "
+                f"most {received} output tokens (max_tokens={each} per call), at most"
+            )
+        else:
+            tokens = (
+                f"about {sent} input and {received} output tokens (estimated as UTF-8 "
+                "bytes / 4), about"
+            )
         text = (
             f"{self.target}: {self.items} {noun} → {self.calls} API calls to {self.model}, "
-            f"about {self.input_tokens:,} input tokens and {output} "
-            f"(tokens estimated as UTF-8 bytes / 4), {cost}."
+            f"{tokens} {dollars(self.cost_usd)}."
         )
         return " ".join([text, *self.notes])
 

@@ -95,7 +95,7 @@ async def test_generate_answers_the_count_then_stores_the_final_prompts(
 
     estimate = await room.answer(GENERATE)
     assert estimate.startswith("heroes: 12 combinations → 12 API calls to gpt-4o-mini, ")
-    assert "at most 3,072 output tokens (max_tokens per call)" in estimate
+    assert "at most 3,072 output tokens (max_tokens=256 per call), at most $0.0019." in estimate
     assert "\nThe first asks “Describe a human ranger” and stores the prompt “human, ranger”." in (
         estimate
     )
