@@ -7,12 +7,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.logs import get_logger
 from bot.services.errors import NotFound, TrainbotError
 from bot.services.jobs import JobRequest
+from bot.services.schedule_inputs import EvalWorker, unseen_examples
 from bot.services.schedule_policies import (
     Decision,
     Situation,
@@ -25,8 +25,6 @@ from bot.services.transitions import ACTIVE
 from storage.schedules import DecisionRow
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
-
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from bot.services.datasets import DatasetService
@@ -35,14 +33,11 @@ if TYPE_CHECKING:
     from bot.services.notifications import NotificationOutbox
     from bot.services.openai_api import OpenAIBackend
     from bot.settings import ScheduleSettings
-    from storage.datasets import DatasetRow
     from storage.registry import ModelRow
     from storage.store import Store
-    from trainer.evaluate import EvalResult
 
 log = get_logger(__name__)
-MAX_EVAL_EXAMPLES = 200  # the metric policy's loss is measured on at most this many
-LLM_SAMPLES = 3
+LLM_SAMPLES = 3  # unseen examples the llm policy shows the chat model
 NONE_CONFIGURED = (
     "No retraining schedules are configured. Add a [[schedules]] table to the config "
     '(model, dataset, policy = "cron" | "new_data" | "metric" | "llm", cron or every).'
@@ -81,7 +76,7 @@ class ScheduleService:
         self._locks = {s.model: asyncio.Lock() for s in schedules}
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[Any]] = set()
-        self._executor: ProcessPoolExecutor | None = None
+        self._eval = EvalWorker()
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
         """Add one scheduler job per schedule: at its cron times, else every `every`."""
@@ -95,17 +90,18 @@ class ScheduleService:
                 trigger = CronTrigger.from_crontab(s.cron, timezone=scheduler.timezone)
             else:
                 trigger = IntervalTrigger(seconds=s.interval_s, timezone=scheduler.timezone)
+            # No misfire limit: a check that starts late (a busy loop, a suspended laptop)
+            # still runs, once (coalesce), instead of being skipped until the next time.
             scheduler.add_job(self._scheduled, trigger, args=[s.model], id=f"schedule:{s.model}",
-                              max_instances=1, coalesce=True, replace_existing=True)  # fmt: skip
+                              max_instances=1, coalesce=True, misfire_grace_time=None,
+                              replace_existing=True)  # fmt: skip
 
     async def stop(self) -> None:
         """Stop evaluating: cancel evaluations in flight, end the eval-loss worker."""
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self._eval.stop()
 
     # -- reading ----------------------------------------------------------------------
 
@@ -187,8 +183,11 @@ class ScheduleService:
             return decide_new_data(situation)
         if schedule.policy == "metric":
             active = await self.store.models.active(schedule.model)
-            return await decide_metric(situation, active[0] if active else None, self._measure)
-        samples = await self._samples(situation) if self.openai else []
+            return await decide_metric(situation, active[0] if active else None, self._eval.measure)
+        samples: list[str] = []
+        if self.openai is not None and situation.dataset is not None:
+            trained_on = situation.trained_on if situation.model else None
+            samples = await unseen_examples(situation.dataset, trained_on, LLM_SAMPLES)
         return await decide_llm(situation, self.openai, samples)
 
     async def _situation(self, schedule: ScheduleSettings) -> Situation:
@@ -242,51 +241,6 @@ class ScheduleService:
             )
         except TrainbotError as exc:  # the outbox is full: the decision is still recorded
             log.warning("schedule notice dropped", model=row.model, error=exc.message)
-
-    # -- what the policies need -------------------------------------------------------
-
-    async def _measure(
-        self, model: ModelRow, dataset: DatasetRow, trained_on: DatasetRow | None
-    ) -> EvalResult:
-        """The eval loss of a local model in a worker process (torch never in the loop)."""
-        from trainer.evaluate import eval_loss
-
-        if self._executor is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            spawn = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, eval_loss, model.path, dataset.path, dataset.format,
-            trained_on.path if trained_on else None, MAX_EVAL_EXAMPLES,
-        )  # fmt: skip
-
-    async def _samples(self, s: Situation) -> list[str]:
-        """A few examples of the newest version the model has not seen (for the llm)."""
-        if s.dataset is None:
-            return []
-        try:
-            return await asyncio.to_thread(
-                new_examples, s.dataset, s.trained_on if s.model else None, LLM_SAMPLES
-            )
-        except OSError:  # a file went missing: the chat model decides without samples
-            return []
-
-
-def new_examples(dataset: DatasetRow, trained_on: DatasetRow | None, count: int) -> list[str]:
-    """The last `count` example texts of `dataset` that `trained_on` lacks."""
-    from trainer.data import read_dataset
-    from trainer.spec import DataOptions
-
-    options = DataOptions(format=dataset.format, skip_invalid=True)
-    texts = [e.text for e in read_dataset(dataset.path, options).examples]
-    if trained_on is not None and Path(trained_on.path).is_file():
-        old = DataOptions(format=trained_on.format, skip_invalid=True)
-        seen = {e.text for e in read_dataset(trained_on.path, old).examples}
-        texts = [t for t in texts if t not in seen]
-    return texts[-count:]
 
 
 def decision_notice(row: DecisionRow) -> str:
