@@ -282,7 +282,9 @@ async def test_the_scheduler_evaluates_every_interval(start: Callable[..., Any])
     }
 
 
-async def test_an_unknown_model_is_explained_and_nothing_recorded(start: Callable[..., Any]) -> None:
+async def test_an_unknown_model_is_explained_and_nothing_recorded(
+    start: Callable[..., Any],
+) -> None:
     from bot.services.errors import NotFound
 
     services = await start(schedule("new_data"))
