@@ -38,6 +38,21 @@ def test_readme_lists_every_command_and_no_others() -> None:
     assert sorted(c.name for c in ALL_COMMANDS) == sorted(listed)
 
 
+def readme_row(command: Command) -> str:
+    """The README table row a command's declaration gives (usage, help, admin note)."""
+    usage = command.usage_line("!").replace("|", "\\|")
+    admin = " Admins only." if command.level == "admin" else ""
+    return f"| `{usage}` | {command.help}{admin} |"
+
+
+def test_readme_rows_say_what_the_declarations_say() -> None:
+    # Usage or help changed in code but not in README.md (or the other way round).
+    text = README.read_text(encoding="utf-8")
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `!")]
+    assert [readme_row(c) for c in ALL_COMMANDS] == rows
+
+
 def test_command_names_are_unique() -> None:
     names = [c.name for c in ALL_COMMANDS]
     assert sorted(set(names)) == sorted(names)

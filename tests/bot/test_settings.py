@@ -1,5 +1,7 @@
 """Settings: TOML + environment, secret files, clear errors naming the key."""
 
+import re
+import tomllib
 from pathlib import Path
 from typing import get_args, get_origin
 
@@ -115,3 +117,17 @@ def test_every_setting_is_documented_in_the_example() -> None:
 def test_example_config_is_valid() -> None:
     settings = load_settings(REPO / "config.example.toml", required=True)
     assert Settings() == settings
+
+
+def test_the_readme_toml_examples_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each ```toml block of README.md that needs no secret file loads as it is shown.
+    monkeypatch.setenv("NEWS_API_TOKEN", "Bearer from-the-env")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
+    checked = 0
+    for block in blocks:
+        if "_file" in block:
+            continue
+        Settings(**tomllib.loads(block))
+        checked += 1
+    assert checked >= 2  # the [[sources]] and [[schedules]] examples
