@@ -1,0 +1,20 @@
+"""The main process stays light: no module of `bot/` or `storage/` imports torch or
+transformers when loaded (only worker processes do)."""
+
+import subprocess
+import sys
+
+CODE = """
+import importlib, pkgutil, sys
+import bot, storage
+for package in (bot, storage):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if module.name != "bot.__main__":
+            importlib.import_module(module.name)
+print(sorted(name for name in ("torch", "transformers", "datasets") if name in sys.modules))
+"""
+
+
+def test_no_main_process_module_imports_torch_or_transformers() -> None:
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
+    assert "[]" == out.stdout.strip()
