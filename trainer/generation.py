@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import multiprocessing
 import os
 import signal
 import time
@@ -19,6 +18,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from trainer.procs import start_process, worker_context
 from trainer.spec import GenerationRequest, GenerationResult
 
 
@@ -35,7 +35,7 @@ class GenerationWorker:
         self._cached_models = cached_models
         self._cap = max_new_tokens_cap
         self._timeout_s = timeout_s
-        self._context = multiprocessing.get_context("spawn")
+        self._context = worker_context()
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._pending: asyncio.Future[tuple[str, Any]] | None = None
@@ -49,14 +49,15 @@ class GenerationWorker:
 
     async def start(self) -> None:
         """Start the child process (models load on first use)."""
-        if self._process is None:
-            self._spawn()
+        async with self._lock:
+            if self._process is None:
+                await self._spawn()
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate text for `request`; raises GenerationError on failure or timeout."""
         async with self._lock:
             if self._process is None:
-                self._spawn()
+                await self._spawn()
             assert self._conn is not None
             began = time.perf_counter()
             self._pending = asyncio.get_running_loop().create_future()
@@ -99,7 +100,7 @@ class GenerationWorker:
         if conn is not None:
             conn.close()
 
-    def _spawn(self) -> None:
+    async def _spawn(self) -> None:
         parent, child = self._context.Pipe(duplex=True)
         threads = max(1, (os.cpu_count() or 1) // 2)
         process = self._context.Process(
@@ -108,7 +109,7 @@ class GenerationWorker:
             name="trainbot-generate",
             daemon=True,
         )
-        process.start()
+        await start_process(process)
         child.close()
         self._process, self._conn = process, parent
         loop = asyncio.get_running_loop()

@@ -8,7 +8,6 @@ without a word (OOM killer, SIGKILL, segfault) is noticed as soon as it is gone.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from trainer.procs import start_process, worker_context
 from trainer.spec import FINAL_EVENTS, TrainEvent, TrainSpec
 from trainer.throughput import record_throughput
 from trainer.worker import train_worker_main
@@ -178,7 +178,7 @@ class TrainingPool:
         self._throughput_path = throughput_path
         cpus = os.cpu_count() or 1
         self._threads = threads_per_worker or max(1, cpus // max_concurrent)
-        self._context = multiprocessing.get_context("spawn")
+        self._context = worker_context()
         self._runs: set[TrainingRun] = set()
 
     @property
@@ -198,7 +198,7 @@ class TrainingPool:
                 name=f"trainbot-train-{spec.job_id or 'job'}",
                 daemon=True,
             )
-            process.start()
+            await start_process(process)
             sender.close()  # only the child writes; EOF then means the child is gone
         except BaseException:
             self._slots.release()

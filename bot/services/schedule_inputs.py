@@ -32,11 +32,11 @@ class EvalWorker:
         from trainer.evaluate import eval_loss
 
         if self._executor is None:
-            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            spawn = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+            from trainer.procs import worker_context
+
+            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=worker_context())
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(

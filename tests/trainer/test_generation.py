@@ -68,9 +68,9 @@ async def test_the_worker_serves_requests_and_survives_a_killed_process(
         first_pid = worker.pid
         assert first_pid is not None
         request = GenerationRequest(trained_model_dir, "the dog", seed=1, max_new_tokens=100)
-        # A fresh worker spends seconds importing torch, so the request is in flight.
+        os.kill(first_pid, signal.SIGSTOP)  # frozen: the request stays in flight
         pending = asyncio.ensure_future(worker.generate(request))
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.2)
         os.kill(first_pid, signal.SIGKILL)
         with pytest.raises(GenerationError, match="SIGKILL"):
             await asyncio.wait_for(pending, timeout=10)
@@ -87,7 +87,8 @@ async def test_a_request_over_the_timeout_fails_instead_of_hanging(trained_model
     worker = GenerationWorker(timeout_s=0.5)
     await worker.start()
     try:
-        # The first request loads torch and the model, which takes longer than 0.5 s.
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGSTOP)  # a worker stuck on a request: it never answers
         with pytest.raises(GenerationError, match="timed out"):
             await worker.generate(GenerationRequest(trained_model_dir, "the"))
     finally:
