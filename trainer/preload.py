@@ -4,14 +4,22 @@ Only imports: no tensor is created and no thread started here, so a forked worke
 from a clean torch that has merely been loaded.
 """
 
+# ruff: noqa: E402, F401  (the imports must follow the two calls below)
+
 import os
 
+from trainer.worker import die_with_parent
+
+# The server dies with the service, even by SIGKILL, at once: without this it would
+# first notice the closed pipe and then tear down a whole torch interpreter, while its
+# workers (which die with it) train on.
+die_with_parent()
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # set before tokenizers loads
 
-import torch  # noqa: F401
-import transformers  # noqa: F401
-from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer  # noqa: F401
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 
 import trainer.evaluate
 import trainer.generation_child
-import trainer.train  # noqa: F401
+import trainer.train

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 
@@ -27,6 +28,10 @@ def worker_context() -> ForkServerContext | SpawnContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)  # read when the server starts (once)
+    # Start the server from this thread (normally the main one) and now, so it imports
+    # in the background while the service starts. It must not be started from a pool
+    # thread: it dies with the thread that started it (`trainer.preload`).
+    forkserver.ensure_running()
     return context
 
 
