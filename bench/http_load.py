@@ -44,16 +44,17 @@ def serve(conn: Connection, data_dir: str) -> None:
 
 async def _serve(conn: Connection, data_dir: Path) -> None:
     from bot.app import App
+    from bot.core.jobs.service import JobRequest
     from bot.logs import configure_logging
-    from bot.services.jobs import JobRequest
     from bot.settings import Settings
 
     configure_logging("WARNING")
     settings = Settings(
-        storage={"data_dir": str(data_dir)}, matrix={"enabled": False},
+        storage={"data_dir": str(data_dir)},
+        matrix={"enabled": False},
         http={"enabled": True, "port": 0, "tokens": [TOKEN]},
         trainer={"default_base": "micro"},
-    )  # fmt: skip
+    )
     app = App(settings)
     await app.start()
     assert app.services is not None and app.http is not None
@@ -137,8 +138,9 @@ async def fan_out(conn: Connection, urls: dict[str, str], args: argparse.Namespa
     lags: list[float] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        streams = [asyncio.create_task(subscriber(session, url, lags))
-                   for _ in range(args.subscribers)]  # fmt: skip
+        streams = [
+            asyncio.create_task(subscriber(session, url, lags)) for _ in range(args.subscribers)
+        ]
         while True:  # every stream must be subscribed before the first event
             conn.send({"do": "subscribers"})
             if conn.recv() >= args.subscribers:
@@ -149,11 +151,15 @@ async def fan_out(conn: Connection, urls: dict[str, str], args: argparse.Namespa
         conn.recv()
     expected = args.events * args.subscribers
     q = statistics.quantiles(lags, n=100)
-    print(f"SSE fan-out: {args.subscribers} subscribers x {args.events} synthetic progress "
-          f"events at {args.rate:g}/s (EventBus.publish on a real, paused job row)")  # fmt: skip
-    print(f"  delivered {sum(counts)}/{expected}; lag p50 {q[49] * 1000:.1f} ms, "
-          f"p95 {q[94] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms "
-          f"(goal p95 < 100 ms)")  # fmt: skip
+    print(
+        f"SSE fan-out: {args.subscribers} subscribers x {args.events} synthetic progress "
+        f"events at {args.rate:g}/s (EventBus.publish on a real, paused job row)"
+    )
+    print(
+        f"  delivered {sum(counts)}/{expected}; lag p50 {q[49] * 1000:.1f} ms, "
+        f"p95 {q[94] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms "
+        f"(goal p95 < 100 ms)"
+    )
 
 
 async def client(conn: Connection, urls: dict[str, str], args: argparse.Namespace) -> None:
@@ -165,8 +171,10 @@ async def client(conn: Connection, urls: dict[str, str], args: argparse.Namespac
         rates["bare"].append(await requests_per_s(bare, args.requests, args.concurrency))
         rates["full"].append(await requests_per_s(full, args.requests, args.concurrency))
     full_rps, bare_rps = statistics.median(rates["full"]), statistics.median(rates["bare"])
-    print(f"GET /v1/status: {args.rounds} rounds x {args.requests} requests, "
-          f"{args.concurrency} in flight (medians)")  # fmt: skip
+    print(
+        f"GET /v1/status: {args.rounds} rounds x {args.requests} requests, "
+        f"{args.concurrency} in flight (medians)"
+    )
     print(f"  full app (auth, middlewares, SQLite): {full_rps:.0f} req/s")
     print(f"  bare aiohttp handler:                 {bare_rps:.0f} req/s")
     print(f"  ratio full/bare: {full_rps / bare_rps:.2f} (goal >= 0.5)")

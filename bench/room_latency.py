@@ -32,16 +32,24 @@ from nio import AsyncClient, LoginResponse, RoomCreateResponse, RoomSendResponse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/
 
-from bot.devserver import SynapseServer, default_synapse_python
+from bot.dev.homeserver import SynapseServer, default_synapse_python
 
 PASSWORD = "bench password, not a secret"
 GOAL = 1.5
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "while", "dog", "ran", "to", "park", "boat")
 # Training that outlasts any measurement here; cancelled at the end.
-LONG_JOB = {"max_steps": 1_000_000, "batch_size": 4, "block_size": 32,
-            "eval_every": 100_000, "save_every": 100_000}  # fmt: skip
-SYNC_FILTER = {"room": {"timeline": {"limit": 50}, "state": {"lazy_load_members": True}},
-               "presence": {"not_types": ["*"]}, "account_data": {"not_types": ["*"]}}  # fmt: skip
+LONG_JOB = {
+    "max_steps": 1_000_000,
+    "batch_size": 4,
+    "block_size": 32,
+    "eval_every": 100_000,
+    "save_every": 100_000,
+}
+SYNC_FILTER = {
+    "room": {"timeline": {"limit": 50}, "state": {"lazy_load_members": True}},
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+}
 
 
 # ---- the bot (child process) -----------------------------------------------------------
@@ -54,8 +62,8 @@ def serve_bot(conn: Connection, settings: dict[str, Any]) -> None:
 
 async def _serve_bot(conn: Connection, raw: dict[str, Any]) -> None:
     from bot.app import App
+    from bot.core.jobs.service import JobRequest
     from bot.logs import configure_logging
-    from bot.services.jobs import JobRequest
     from bot.settings import Settings
 
     configure_logging("WARNING")
@@ -186,12 +194,18 @@ async def run(rounds: int, progress_interval_s: float) -> dict[str, list[float]]
         ann_id, _ = await server.register_user("ann", PASSWORD)
         data_dir = Path(tempfile.mkdtemp(prefix="room-latency-"))
         settings = {
-            "matrix": {"homeserver": server.base_url, "user_id": bot_id, "password": PASSWORD,
-                       "store_dir": str(data_dir / "matrix"), "allowed_users": [ann_id],
-                       "progress_interval_s": progress_interval_s},
-            "http": {"enabled": False}, "storage": {"data_dir": str(data_dir)},
+            "matrix": {
+                "homeserver": server.base_url,
+                "user_id": bot_id,
+                "password": PASSWORD,
+                "store_dir": str(data_dir / "matrix"),
+                "allowed_users": [ann_id],
+                "progress_interval_s": progress_interval_s,
+            },
+            "http": {"enabled": False},
+            "storage": {"data_dir": str(data_dir)},
             "trainer": {"default_base": "micro"},
-        }  # fmt: skip
+        }
         parent, child = multiprocessing.get_context("spawn").Pipe()
         # Not a daemon: the bot starts worker processes of its own.
         bot = multiprocessing.get_context("spawn").Process(target=serve_bot, args=(child, settings))
@@ -240,15 +254,19 @@ def report(results: dict[str, list[float]]) -> bool:
     print(f"!status round trip, {len(results['idle'])} rounds each (ms):")
     for phase in ("idle", "busy"):
         values = results[phase]
-        print(f"  {phase:5}  p50 {percentile(values, 50) * ms:7.1f}  "
-              f"p95 {percentile(values, 95) * ms:7.1f}  max {max(values) * ms:7.1f}  "
-              f"mean {statistics.fmean(values) * ms:7.1f}")  # fmt: skip
+        print(
+            f"  {phase:5}  p50 {percentile(values, 50) * ms:7.1f}  "
+            f"p95 {percentile(values, 95) * ms:7.1f}  max {max(values) * ms:7.1f}  "
+            f"mean {statistics.fmean(values) * ms:7.1f}"
+        )
     print("bot event-loop lag (how late a 20 ms sleep wakes, ms):")
     for phase in ("idle_lag", "busy_lag"):
         values = results[phase]
-        print(f"  {phase.split('_')[0]:5}  p50 {percentile(values, 50) * ms:7.2f}  "
-              f"p99 {percentile(values, 99) * ms:7.2f}  max {max(values) * ms:7.2f}  "
-              f"({len(values)} samples)")  # fmt: skip
+        print(
+            f"  {phase.split('_')[0]:5}  p50 {percentile(values, 50) * ms:7.2f}  "
+            f"p99 {percentile(values, 99) * ms:7.2f}  max {max(values) * ms:7.2f}  "
+            f"({len(values)} samples)"
+        )
     ratio = percentile(results["busy"], 95) / percentile(results["idle"], 95)
     verdict = "ok" if ratio <= GOAL else "ABOVE GOAL"
     print(f"p95 busy / idle = {ratio:.2f} (goal <= {GOAL}): {verdict}")
@@ -258,8 +276,12 @@ def report(results: dict[str, list[float]]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30, help="round trips per phase (<= 500)")
-    parser.add_argument("--progress-interval", type=float, default=10.0,
-                        help="matrix.progress_interval_s of the bot (seconds)")  # fmt: skip
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        help="matrix.progress_interval_s of the bot (seconds)",
+    )
     args = parser.parse_args()
     if not default_synapse_python().exists():
         print("Synapse is not installed (run scripts/install-synapse.sh)", file=sys.stderr)

@@ -7,18 +7,18 @@ import contextlib
 import signal
 from typing import Any
 
+from bot.core.dataprep.service import DataPrepService
+from bot.core.datasets import DatasetService
+from bot.core.events import EventBus
+from bot.core.generation import GenerationService
+from bot.core.jobs.backends.local import JobSettings
+from bot.core.jobs.service import JobService
+from bot.core.models import ModelService
+from bot.core.notifications import NotificationOutbox
+from bot.core.schedules.service import ScheduleService
+from bot.core.services import Services
+from bot.core.sources.service import SourceService
 from bot.logs import configure_logging, get_logger
-from bot.services import Services
-from bot.services.dataprep import DataPrepService
-from bot.services.datasets import DatasetService
-from bot.services.events import EventBus
-from bot.services.generation import GenerationService
-from bot.services.jobs import JobService
-from bot.services.local_driver import JobSettings
-from bot.services.models import ModelService
-from bot.services.notifications import NotificationOutbox
-from bot.services.schedules import ScheduleService
-from bot.services.sources import SourceService
 from bot.settings import Settings
 from storage.store import Store
 
@@ -75,14 +75,20 @@ class App:
         )
         notifications = NotificationOutbox(store.state)
         self.services = Services(
-            store, bus, datasets, models, jobs, generation, notifications,
+            store,
+            bus,
+            datasets,
+            models,
+            jobs,
+            generation,
+            notifications,
             dataprep=DataPrepService(store, datasets, self._openai, s.openai),
             sources=SourceService(store, datasets, notifications, s.sources),
             schedules=ScheduleService(
                 store, datasets, models, jobs, notifications, s.schedules, self._openai
             ),
             openai=self._openai,
-        )  # fmt: skip
+        )
         await jobs.start()
         await self.services.dataprep.start()
         self._start_scheduler()
@@ -150,7 +156,7 @@ class App:
         """The OpenAI backend's jobs, or None without an API key (`backend=openai` says so)."""
         if self._openai is None:
             return None
-        from bot.services.remote_jobs import RemoteJobs, RemoteSettings
+        from bot.core.jobs.backends.openai import RemoteJobs, RemoteSettings
 
         o = self.settings.openai
         settings = RemoteSettings(o.fine_tune_model, o.poll_interval_s)
@@ -180,7 +186,7 @@ def _openai_backend(s: Settings) -> Any:
     if o.api_key is None or not o.api_key.get_secret_value():
         return None
     # Imported here: without a key, start-up never pays for importing the client.
-    from bot.services.openai_api import OpenAIBackend
+    from bot.core.openai.client import OpenAIBackend
 
     return OpenAIBackend(o)
 

@@ -64,12 +64,23 @@ class DataTaskRepo:
             f"INSERT INTO data_tasks ({COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                task.id, task.kind, task.status, task.dataset_id, task.dataset_name,
-                json.dumps(task.params), json.dumps(task.progress), task.result_dataset_id,
-                task.result_label, json.dumps(task.report), task.error, task.requested_by,
-                task.room_id, task.created_at, task.finished_at,
+                task.id,
+                task.kind,
+                task.status,
+                task.dataset_id,
+                task.dataset_name,
+                json.dumps(task.params),
+                json.dumps(task.progress),
+                task.result_dataset_id,
+                task.result_label,
+                json.dumps(task.report),
+                task.error,
+                task.requested_by,
+                task.room_id,
+                task.created_at,
+                task.finished_at,
             ),
-        )  # fmt: skip
+        )
 
     async def get(self, task_id: str) -> DataTaskRow | None:
         """One task by id."""

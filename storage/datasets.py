@@ -57,11 +57,20 @@ class DatasetRepo:
         await self.db.execute(
             f"INSERT INTO datasets ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                ds.id, ds.name, ds.version, ds.format, ds.path, ds.sha256, ds.examples,
-                json.dumps(ds.report), json.dumps(ds.stats), ds.created_by, ds.room_id,
+                ds.id,
+                ds.name,
+                ds.version,
+                ds.format,
+                ds.path,
+                ds.sha256,
+                ds.examples,
+                json.dumps(ds.report),
+                json.dumps(ds.stats),
+                ds.created_by,
+                ds.room_id,
                 ds.created_at,
             ),
-        )  # fmt: skip
+        )
 
     async def next_version(self, name: str) -> int:
         """The version number the next upload of this name gets."""

@@ -84,13 +84,26 @@ class JobRepo:
             f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                job.id, job.name, job.status, job.backend, job.dataset_id, job.base,
-                json.dumps(job.spec), job.requested_by, job.room_id,
+                job.id,
+                job.name,
+                job.status,
+                job.backend,
+                job.dataset_id,
+                job.base,
+                json.dumps(job.spec),
+                job.requested_by,
+                job.room_id,
                 json.dumps(job.result) if job.result is not None else None,
-                job.error, job.model_id, job.created_at, job.started_at, job.finished_at,
-                job.updated_at, job.progress_event_id, job.remote_id,
+                job.error,
+                job.model_id,
+                job.created_at,
+                job.started_at,
+                job.finished_at,
+                job.updated_at,
+                job.progress_event_id,
+                job.remote_id,
             ),
-        )  # fmt: skip
+        )
 
     async def get(self, job_id: str) -> JobRow | None:
         """One job by exact id."""

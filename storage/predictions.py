@@ -62,10 +62,17 @@ class PredictionRepo:
             f"INSERT INTO predictions ({COLUMNS.removeprefix('id, ')}) "
             f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}",
             (
-                model_id, prompt, json.dumps(params), output, prompt_tokens,
-                completion_tokens, latency_s, requested_by, time.time(),
+                model_id,
+                prompt,
+                json.dumps(params),
+                output,
+                prompt_tokens,
+                completion_tokens,
+                latency_s,
+                requested_by,
+                time.time(),
             ),
-        )  # fmt: skip
+        )
         assert row is not None
         return PredictionRow.from_row(row)
 

@@ -58,11 +58,21 @@ class ModelRepo:
         await self.db.execute(
             f"INSERT INTO models ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                model.id, model.name, model.version, model.backend, model.path,
-                model.remote_id, model.job_id, model.dataset_id, model.base,
-                json.dumps(model.metrics), model.size_bytes, int(model.active), model.created_at,
+                model.id,
+                model.name,
+                model.version,
+                model.backend,
+                model.path,
+                model.remote_id,
+                model.job_id,
+                model.dataset_id,
+                model.base,
+                json.dumps(model.metrics),
+                model.size_bytes,
+                int(model.active),
+                model.created_at,
             ),
-        )  # fmt: skip
+        )
 
     async def next_version(self, name: str) -> int:
         """The version number the next model of this name gets."""

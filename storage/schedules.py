@@ -56,9 +56,16 @@ class DecisionRepo:
             "INSERT INTO schedule_decisions "
             "(model, policy, retrain, reason, details_json, job_id, created_at) "
             f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}",
-            (model, policy, int(retrain), reason, json.dumps(details, default=str), job_id,
-             created_at),
-        )  # fmt: skip
+            (
+                model,
+                policy,
+                int(retrain),
+                reason,
+                json.dumps(details, default=str),
+                job_id,
+                created_at,
+            ),
+        )
         assert row is not None
         return DecisionRow.from_row(row)
 

@@ -58,15 +58,32 @@ class SourceFetchRepo:
 
     async def insert(self, row: SourceFetchRow) -> SourceFetchRow:
         """Record a fetch (its `id` is assigned here) and forget the oldest beyond a limit."""
-        await self.db.transaction([
-            (f"INSERT INTO source_fetches ({COLUMNS.removeprefix('id, ')}) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             (row.source, row.trigger, row.started_at, row.finished_at, int(row.ok), row.items,
-              row.new_items, row.skipped, row.dataset_id, row.dataset_label, row.error)),
-            ("DELETE FROM source_fetches WHERE source = ? AND id <= (SELECT id FROM "
-             "source_fetches WHERE source = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-             (row.source, row.source, KEEP_PER_SOURCE)),
-        ])  # fmt: skip
+        await self.db.transaction(
+            [
+                (
+                    f"INSERT INTO source_fetches ({COLUMNS.removeprefix('id, ')}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        row.source,
+                        row.trigger,
+                        row.started_at,
+                        row.finished_at,
+                        int(row.ok),
+                        row.items,
+                        row.new_items,
+                        row.skipped,
+                        row.dataset_id,
+                        row.dataset_label,
+                        row.error,
+                    ),
+                ),
+                (
+                    "DELETE FROM source_fetches WHERE source = ? AND id <= (SELECT id FROM "
+                    "source_fetches WHERE source = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (row.source, row.source, KEEP_PER_SOURCE),
+                ),
+            ]
+        )
         newest = await self.recent(row.source, 1)
         return newest[0]
 

@@ -127,9 +127,12 @@ def convert_report(report: DatasetReport, model: str) -> OpenAIDataset:
     if len(result.rows) < MIN_EXAMPLES:
         result.errors.insert(
             0,
-            RowError(FILE_LINE, f"OpenAI needs at least {MIN_EXAMPLES} examples, "
-                                f"this dataset has {len(result.rows)}"),
-        )  # fmt: skip
+            RowError(
+                FILE_LINE,
+                f"OpenAI needs at least {MIN_EXAMPLES} examples, "
+                f"this dataset has {len(result.rows)}",
+            ),
+        )
     return result
 
 

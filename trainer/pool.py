@@ -34,21 +34,35 @@ def death_event(exitcode: int | None) -> TrainEvent:
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
         hint = _SIGNAL_HINTS.get(name, "ended by a signal")
-        return {"event": "failed", "error": f"training worker {hint} ({name})",
-                "detail": f"worker ended by signal {name}", "exitcode": exitcode,
-                "signal": name}  # fmt: skip
-    return {"event": "failed", "error": f"training worker exited with code {exitcode} "
-            "without reporting a result", "detail": f"exit code {exitcode}",
-            "exitcode": exitcode, "signal": None}  # fmt: skip
+        return {
+            "event": "failed",
+            "error": f"training worker {hint} ({name})",
+            "detail": f"worker ended by signal {name}",
+            "exitcode": exitcode,
+            "signal": name,
+        }
+    return {
+        "event": "failed",
+        "error": f"training worker exited with code {exitcode} without reporting a result",
+        "detail": f"exit code {exitcode}",
+        "exitcode": exitcode,
+        "signal": None,
+    }
 
 
 class TrainingRun:
     """One training job in its own process: its events, and cancel/pause controls."""
 
     def __init__(
-        self, spec: TrainSpec, process: BaseProcess, conn: Connection,
-        flags: tuple[Any, Any], stop_grace_s: float, on_final: Any, on_exit: Any,
-    ) -> None:  # fmt: skip
+        self,
+        spec: TrainSpec,
+        process: BaseProcess,
+        conn: Connection,
+        flags: tuple[Any, Any],
+        stop_grace_s: float,
+        on_final: Any,
+        on_exit: Any,
+    ) -> None:
         self.spec = spec
         self._process = process
         self._conn = conn
@@ -147,8 +161,13 @@ class TrainingRun:
         if self._stop_reason is not None:  # killed after the grace period ran out
             steps = [e["step"] for e in self._events if "step" in e]
             step = steps[-1] if steps else 0
-            return {"event": "stopped", "reason": self._stop_reason, "step": step,
-                    "checkpoint": None, "killed": True}  # fmt: skip
+            return {
+                "event": "stopped",
+                "reason": self._stop_reason,
+                "step": step,
+                "checkpoint": None,
+                "killed": True,
+            }
         return death_event(self._process.exitcode)
 
     def _append(self, event: TrainEvent) -> None:

@@ -56,8 +56,9 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEve
     began = time.perf_counter()
     prepared = prepare(spec, sink)
     if control.requested() is not None:
-        return _final(sink, {"event": "stopped", "reason": control.requested(), "step": 0,
-                             "checkpoint": None})  # fmt: skip
+        return _final(
+            sink, {"event": "stopped", "reason": control.requested(), "step": 0, "checkpoint": None}
+        )
     hp = spec.hyperparameters
     block_size = len(prepared.train.input_ids[0])
     tokens_per_step = hp.batch_size * hp.grad_accum * block_size
@@ -79,8 +80,15 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEve
     if stopper.reason is not None:
         checkpoint = Path(spec.checkpoint_dir) / f"checkpoint-{step}"
         saved = stopper.reason == "pause" and checkpoint.is_dir()
-        return _final(sink, {"event": "stopped", "reason": stopper.reason, "step": step,
-                             "checkpoint": str(checkpoint) if saved else None})  # fmt: skip
+        return _final(
+            sink,
+            {
+                "event": "stopped",
+                "reason": stopper.reason,
+                "step": step,
+                "checkpoint": str(checkpoint) if saved else None,
+            },
+        )
     eval_loss = trainer.state.best_metric
     if eval_loss is None:
         eval_loss = progress.last_eval_loss
@@ -96,12 +104,26 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEve
         "useful_token_fraction": prepared.train.useful_fraction,
         "early_stopped": step < trainer.state.max_steps,
     }
-    record = {"spec": spec.to_dict(), "dataset_sha256": prepared.dataset_sha256,
-              "dataset_format": prepared.dataset_format, "metrics": metrics, "base": spec.base,
-              "block_size": block_size, "device": _device_name(trainer)}  # fmt: skip
+    record = {
+        "spec": spec.to_dict(),
+        "dataset_sha256": prepared.dataset_sha256,
+        "dataset_format": prepared.dataset_format,
+        "metrics": metrics,
+        "base": spec.base,
+        "block_size": block_size,
+        "device": _device_name(trainer),
+    }
     save_atomically(Path(spec.output_dir), lambda tmp: _save_model(trainer, tmp), record)
-    return _final(sink, {"event": "completed", "model_dir": spec.output_dir, "metrics": metrics,
-                         "base": spec.base, "device": record["device"]})  # fmt: skip
+    return _final(
+        sink,
+        {
+            "event": "completed",
+            "model_dir": spec.output_dir,
+            "metrics": metrics,
+            "base": spec.base,
+            "device": record["device"],
+        },
+    )
 
 
 def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
@@ -113,8 +135,13 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     for warning in report.warnings:
         sink({"event": "log", "level": "warning", "message": warning})
     if hp.keyword_loss_weight:
-        sink({"event": "log", "level": "warning",
-              "message": "keyword_loss_weight is not implemented and is ignored"})  # fmt: skip
+        sink(
+            {
+                "event": "log",
+                "level": "warning",
+                "message": "keyword_loss_weight is not implemented and is ignored",
+            }
+        )
     # At least one validation example even at val_fraction 0: eval loss drives the
     # best-checkpoint choice and early stopping.
     val_fraction = max(hp.val_fraction, 1e-9)
@@ -123,16 +150,29 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     base = load_base(resume_from or spec.base, [e.text for e in train_examples], hp.seed)
     block_size = min(hp.block_size, base.max_positions)
     if block_size < hp.block_size:
-        sink({"event": "log", "level": "warning",
-              "message": f"block_size lowered to {block_size}, the model's maximum"})  # fmt: skip
+        sink(
+            {
+                "event": "log",
+                "level": "warning",
+                "message": f"block_size lowered to {block_size}, the model's maximum",
+            }
+        )
     tokenizer = base.tokenizer
     eos_id, pad_id = int(tokenizer.eos_token_id), int(tokenizer.pad_token_id)
     train = pack(tokenize_examples(train_examples, tokenizer), block_size, eos_id, pad_id)
     val = pack(tokenize_examples(val_examples, tokenizer), block_size, eos_id, pad_id)
     if not len(train) or not len(val):
         raise ValueError("the dataset has no trained tokens after tokenization")
-    return Prepared(base, train, val, len(train_examples), len(val_examples),
-                    report.sha256, report.format, resume_from)  # fmt: skip
+    return Prepared(
+        base,
+        train,
+        val,
+        len(train_examples),
+        len(val_examples),
+        report.sha256,
+        report.format,
+        resume_from,
+    )
 
 
 def training_arguments(spec: TrainSpec) -> TrainingArguments:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.settings import SettingsError, load_settings
 
     if args.example:
-        from bot.settings_doc import render_example
+        from bot.settings.doc import render_example
 
         sys.stdout.write(render_example())
         return 0

@@ -35,9 +35,11 @@ def register(subparsers: Any) -> None:
             sub.add_argument("--block-size", type=int, default=None, help="tokens per block")
             sub.add_argument("--val-fraction", type=float, default=None, help="held-out share")
             sub.add_argument(
-                "--throughput-file", type=Path, default=Path("data/throughput.json"),
+                "--throughput-file",
+                type=Path,
+                default=Path("data/throughput.json"),
                 help="measured speeds for the time estimate (default: data/throughput.json)",
-            )  # fmt: skip
+            )
         sub.set_defaults(func=run)
 
 

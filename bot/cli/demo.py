@@ -48,8 +48,8 @@ def register(subparsers: Any) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """Run the demo until /quit, Ctrl-D or the end of the script."""
-    from bot.demo.main import run_demo
-    from bot.demo.session import DemoOptions
+    from bot.dev.demo.main import run_demo
+    from bot.dev.demo.session import DemoOptions
 
     options = DemoOptions(work_dir=args.work_dir.resolve(), base=args.base, http=not args.no_http)
     try:

@@ -61,9 +61,16 @@ def run(args: argparse.Namespace) -> int:
         return 1
     latency = time.perf_counter() - began
     if args.json:
-        print(json.dumps({"text": result.text, "prompt_tokens": result.prompt_tokens,
-                          "completion_tokens": result.completion_tokens,
-                          "latency_s": latency}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "text": result.text,
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "latency_s": latency,
+                }
+            )
+        )
     else:
         print(result.text)
     return 0

@@ -185,12 +185,16 @@ class TextDisplay(Display):
         elif kind == "started":
             resumed = event.get("resumed_from_step") or 0
             note = f", resuming at step {resumed}" if resumed else ""
-            self._line(f"Training {event['total_steps']} steps on {event['train_examples']} "
-                       f"examples ({event['val_examples']} held out){note}")  # fmt: skip
+            self._line(
+                f"Training {event['total_steps']} steps on {event['train_examples']} "
+                f"examples ({event['val_examples']} held out){note}"
+            )
         elif kind == "eval":
             label = "initial " if event.get("initial") else ""
-            self._line(f"step {event['step']}: {label}eval loss {event['eval_loss']:.4f}, "
-                       f"perplexity {event['perplexity']:.2f}")  # fmt: skip
+            self._line(
+                f"step {event['step']}: {label}eval loss {event['eval_loss']:.4f}, "
+                f"perplexity {event['perplexity']:.2f}"
+            )
         elif kind == "log":
             self._line(f"{event['level']}: {event['message']}")
         elif kind in ("completed", "stopped", "failed"):
@@ -216,8 +220,10 @@ def progress_line(event: TrainEvent) -> str:
     filled = min(20, step * 20 // total)
     bar = "#" * filled + "-" * (20 - filled)
     rate = event["tokens_per_s"]
-    return (f"step {step}/{total} [{bar}] loss {event['loss']:.3f} | "
-            f"{rate / 1000:.1f}k tok/s | ETA {_duration(event['eta_s'])}")  # fmt: skip
+    return (
+        f"step {step}/{total} [{bar}] loss {event['loss']:.3f} | "
+        f"{rate / 1000:.1f}k tok/s | ETA {_duration(event['eta_s'])}"
+    )
 
 
 def summary(event: TrainEvent) -> str:
@@ -226,9 +232,11 @@ def summary(event: TrainEvent) -> str:
         m = event["metrics"]
         initial = m.get("initial_perplexity")
         start = f" (from {initial:.2f})" if initial else ""
-        return (f"Done: {m['steps']} steps, eval loss {m['eval_loss']:.4f}, perplexity "
-                f"{m['perplexity']:.2f}{start}, {m['tokens_per_s']:.0f} tokens/s, "
-                f"{_duration(m['duration_s'])}.\nModel saved to {event['model_dir']}")  # fmt: skip
+        return (
+            f"Done: {m['steps']} steps, eval loss {m['eval_loss']:.4f}, perplexity "
+            f"{m['perplexity']:.2f}{start}, {m['tokens_per_s']:.0f} tokens/s, "
+            f"{_duration(m['duration_s'])}.\nModel saved to {event['model_dir']}"
+        )
     if event["event"] == "stopped":
         return f"Stopped ({event['reason']}) at step {event['step']}."
     return f"Training failed: {event['error']}"

@@ -52,8 +52,9 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
             f"<td>{escape(p.get('description', ''))}</td></tr>"
             for p in op["parameters"]
         )
-        html.append(f"<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>{rows}"
-                    "</table>")  # fmt: skip
+        html.append(
+            f"<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>{rows}</table>"
+        )
     for media, body in op.get("requestBody", {}).get("content", {}).items():
         html.append(f"<p>Body ({escape(media)}): {_link(body.get('schema', {}))}</p>")
     answers = ", ".join(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services.errors import TrainbotError
+from bot.core.errors import TrainbotError
 
 
 class Unauthorized(TrainbotError):

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.services.transitions import STATUSES
+from bot.core.jobs.states import STATUSES
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.core.services import Services
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -21,27 +21,36 @@ class HttpMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "trainbot_http_requests", "HTTP requests by route (canonical path) and status.",
-            ["method", "route", "status"], registry=r,
-        )  # fmt: skip
+            "trainbot_http_requests",
+            "HTTP requests by route (canonical path) and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
-            "trainbot_http_request_duration_seconds", "HTTP request latency by route.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "trainbot_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.generation_seconds = Histogram(
-            "trainbot_generation_latency_seconds", "Time to generate one answer.",
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "trainbot_generation_latency_seconds",
+            "Time to generate one answer.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.jobs = Gauge("trainbot_jobs", "Jobs by state.", ["state"], registry=r)
         self.tokens_per_s = Gauge(
             "trainbot_training_tokens_per_second",
             "Training throughput of each running job (its last progress event).",
-            ["job_id"], registry=r,
-        )  # fmt: skip
-        self.subscribers = Gauge(
-            "trainbot_event_subscribers", "Open job event subscriptions (SSE and others).",
+            ["job_id"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.subscribers = Gauge(
+            "trainbot_event_subscribers",
+            "Open job event subscriptions (SSE and others).",
+            registry=r,
+        )
         self.queue_length = Gauge("trainbot_job_queue_length", "Jobs waiting.", registry=r)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -13,11 +13,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
+from bot.core.errors import TooMany, TrainbotError
 from bot.http.errors import TooLarge, Unauthorized, error_body
-from bot.http.hooks import verify_hook
+from bot.http.routes.hooks import verify_hook
 from bot.http.state import CLIENT, ServerState, client_id
 from bot.logs import get_logger
-from bot.services.errors import TooMany, TrainbotError
 
 log = get_logger(__name__)
 Next = Any  # aiohttp's handler type; kept loose so middlewares stay readable

@@ -17,11 +17,19 @@ REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"{(\w+)}")
 SECURITY = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "A token from http.tokens."},
-    "hookToken": {"type": "apiKey", "in": "header", "name": "X-Trainbot-Token",
-                  "description": "The hook's secret (hooks with auth = token)."},
-    "hookSignature": {"type": "apiKey", "in": "header", "name": "X-Trainbot-Signature",
-                      "description": "sha256=<hex HMAC-SHA256 of the raw body> (auth = hmac)."},
-}  # fmt: skip
+    "hookToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Trainbot-Token",
+        "description": "The hook's secret (hooks with auth = token).",
+    },
+    "hookSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Trainbot-Signature",
+        "description": "sha256=<hex HMAC-SHA256 of the raw body> (auth = hmac).",
+    },
+}
 TEXT_BODIES = {
     "application/gzip": {"type": "string", "format": "binary"},
     "text/plain": {"type": "string"},
@@ -38,12 +46,15 @@ def build_openapi(routes: Iterable[Route], *, title: str, version: str) -> dict[
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version,
-                 "description": "Fine-tune and use small language models over HTTP."},
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Fine-tune and use small language models over HTTP.",
+        },
         "paths": paths,
         "components": {"schemas": defs.get("$defs", {}), "securitySchemes": SECURITY},
         "security": [{"bearer": []}],
-    }  # fmt: skip
+    }
 
 
 Refs = dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]]
@@ -94,12 +105,25 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         schema = route.query.model_json_schema()
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required,
-                           "description": prop.get("description", ""),
-                           "schema": _without_null(prop)})  # fmt: skip
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in required,
+                    "description": prop.get("description", ""),
+                    "schema": _without_null(prop),
+                }
+            )
     for name, description in route.headers:
-        params.append({"name": name, "in": "header", "required": False,
-                       "description": description, "schema": {"type": "string"}})  # fmt: skip
+        params.append(
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": description,
+                "schema": {"type": "string"},
+            }
+        )
     return params
 
 

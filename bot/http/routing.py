@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from bot.http.state import CLIENT
 
 if TYPE_CHECKING:
+    from bot.core.services import Services
     from bot.http.state import ServerState
-    from bot.services import Services
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 Auth = Literal["token", "hook", "none"]
@@ -124,7 +124,7 @@ def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaita
 
 
 def _read_toml(data: bytes) -> dict[str, Any]:
-    from bot.services.errors import Invalid
+    from bot.core.errors import Invalid
 
     try:
         return tomllib.loads(data.decode())

@@ -7,36 +7,36 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from bot.http import (
-    api_dataprep,
-    api_datasets,
-    api_generate,
-    api_jobs,
-    api_models,
-    api_schedules,
-    api_sources,
-    api_system,
-    hooks,
-)
+from bot.core.services import Services
 from bot.http.middleware import build_middlewares
 from bot.http.openapi import build_openapi
+from bot.http.routes import (
+    dataprep,
+    datasets,
+    generate,
+    hooks,
+    jobs,
+    models,
+    schedules,
+    sources,
+    system,
+)
 from bot.http.routing import Route, add_routes
 from bot.http.state import ServerState
 from bot.logs import get_logger
-from bot.services import Services
 from bot.settings import Settings
 
 log = get_logger(__name__)
 ROUTES: tuple[Route, ...] = (
-    *api_system.ROUTES,
-    *api_datasets.ROUTES,
-    *api_jobs.ROUTES,
-    *api_models.ROUTES,
-    *api_generate.ROUTES,
+    *system.ROUTES,
+    *datasets.ROUTES,
+    *jobs.ROUTES,
+    *models.ROUTES,
+    *generate.ROUTES,
     *hooks.ROUTES,
-    *api_dataprep.ROUTES,
-    *api_sources.ROUTES,
-    *api_schedules.ROUTES,
+    *dataprep.ROUTES,
+    *sources.ROUTES,
+    *schedules.ROUTES,
 )
 SHUTDOWN_TIMEOUT_S = 5.0
 MAX_LINE = 64 * 1024
@@ -101,9 +101,12 @@ class HttpServer:
         # Longer request lines and headers than aiohttp's 8 KiB default, so an over-long
         # query or header reaches validation and gets a JSON 422, not a bare-text 400.
         self._runner = web.AppRunner(
-            self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-            max_line_size=MAX_LINE, max_field_size=MAX_LINE,
-        )  # fmt: skip
+            self.app,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            max_line_size=MAX_LINE,
+            max_field_size=MAX_LINE,
+        )
         await self._runner.setup()
         host = self.settings.http.host
         site = web.TCPSite(self._runner, host, self.settings.http.port)

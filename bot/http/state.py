@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.core.services import Services
 from bot.http.metrics import HttpMetrics
-from bot.services import Services
 from bot.settings import HookSettings, Settings
 
 if TYPE_CHECKING:

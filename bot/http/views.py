@@ -47,11 +47,19 @@ class DatasetOut(BaseModel):
     def of(cls, row: DatasetRow, *, report: bool = False) -> DatasetOut:
         """From a stored row."""
         return cls(
-            id=row.id, name=row.name, version=row.version, label=row.label, format=row.format,
-            sha256=row.sha256, examples=row.examples, stats=row.stats,
-            report=row.report if report else None, created_by=row.created_by,
-            room_id=row.room_id, created_at=row.created_at,
-        )  # fmt: skip
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            label=row.label,
+            format=row.format,
+            sha256=row.sha256,
+            examples=row.examples,
+            stats=row.stats,
+            report=row.report if report else None,
+            created_by=row.created_by,
+            room_id=row.room_id,
+            created_at=row.created_at,
+        )
 
 
 class DatasetList(BaseModel):
@@ -93,13 +101,24 @@ class JobOut(BaseModel):
     def of(cls, row: JobRow) -> JobOut:
         """From a stored row."""
         return cls(
-            id=row.id, name=row.name, status=row.status, backend=row.backend,
-            remote_id=row.remote_id, dataset_id=row.dataset_id, base=row.base,
+            id=row.id,
+            name=row.name,
+            status=row.status,
+            backend=row.backend,
+            remote_id=row.remote_id,
+            dataset_id=row.dataset_id,
+            base=row.base,
             hyperparameters=dict(row.spec.get("hyperparameters") or {}),
-            requested_by=row.requested_by, room_id=row.room_id, result=row.result,
-            error=row.error, model_id=row.model_id, created_at=row.created_at,
-            started_at=row.started_at, finished_at=row.finished_at, updated_at=row.updated_at,
-        )  # fmt: skip
+            requested_by=row.requested_by,
+            room_id=row.room_id,
+            result=row.result,
+            error=row.error,
+            model_id=row.model_id,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            updated_at=row.updated_at,
+        )
 
 
 class JobList(BaseModel):
@@ -151,11 +170,20 @@ class ModelOut(BaseModel):
     def of(cls, row: ModelRow) -> ModelOut:
         """From a stored row."""
         return cls(
-            id=row.id, name=row.name, version=row.version, label=row.label, backend=row.backend,
-            remote_id=row.remote_id, job_id=row.job_id, dataset_id=row.dataset_id,
-            base=row.base, metrics=row.metrics, size_bytes=row.size_bytes, active=row.active,
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            label=row.label,
+            backend=row.backend,
+            remote_id=row.remote_id,
+            job_id=row.job_id,
+            dataset_id=row.dataset_id,
+            base=row.base,
+            metrics=row.metrics,
+            size_bytes=row.size_bytes,
+            active=row.active,
             created_at=row.created_at,
-        )  # fmt: skip
+        )
 
 
 class ModelList(BaseModel):

@@ -7,14 +7,14 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from bot.commands import ALL_COMMANDS
-from bot.commands.dispatcher import Dispatcher
+from bot.core.services import Services
 from bot.logs import get_logger
 from bot.matrix import format as fmt
 from bot.matrix.connection import MatrixConnection
 from bot.matrix.progress import ProgressNotifier
 from bot.matrix.types import IncomingMessage, MatrixConfig
-from bot.services import Services
+from bot.room.commands import ALL_COMMANDS
+from bot.room.dispatcher import Dispatcher
 from bot.settings import Settings
 
 log = get_logger(__name__)

@@ -122,17 +122,26 @@ def reaction(event_id: str, key: str) -> dict[str, Any]:
 
 
 def image(
-    url: str, filename: str, *, width: int, height: int, size: int,
+    url: str,
+    filename: str,
+    *,
+    width: int,
+    height: int,
+    size: int,
     keys: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """An m.image for an uploaded PNG (e.g. a loss curve).
 
     With `keys` (an encrypted upload) the URL goes inside `file` with the keys, as the
     spec's EncryptedFile, instead of a plain `url`.
     """
     info = {"mimetype": "image/png", "w": width, "h": height, "size": size}
-    content: dict[str, Any] = {"msgtype": "m.image", "body": filename, "info": info,
-                               "m.mentions": {}}  # fmt: skip
+    content: dict[str, Any] = {
+        "msgtype": "m.image",
+        "body": filename,
+        "info": info,
+        "m.mentions": {},
+    }
     if keys:
         content["file"] = {"url": url, **keys}
     else:

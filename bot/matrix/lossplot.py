@@ -12,10 +12,16 @@ def loss_points(
     events: Sequence[EventRow],
 ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(training loss by step, eval loss by step) from a job's event history."""
-    train = [(int(e.data["step"]), float(e.data["loss"])) for e in events
-             if e.event == "progress" and e.data.get("loss") is not None]  # fmt: skip
-    evals = [(int(e.data["step"]), float(e.data["eval_loss"])) for e in events
-             if e.event == "eval" and e.data.get("eval_loss") is not None]  # fmt: skip
+    train = [
+        (int(e.data["step"]), float(e.data["loss"]))
+        for e in events
+        if e.event == "progress" and e.data.get("loss") is not None
+    ]
+    evals = [
+        (int(e.data["step"]), float(e.data["eval_loss"]))
+        for e in events
+        if e.event == "eval" and e.data.get("eval_loss") is not None
+    ]
     return train, evals
 
 

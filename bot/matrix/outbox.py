@@ -82,9 +82,12 @@ class Outbox:
         while True:
             try:
                 response, keys = await self._client.upload(
-                    io.BytesIO(png_bytes), "image/png", filename, encrypt=encrypt,
+                    io.BytesIO(png_bytes),
+                    "image/png",
+                    filename,
+                    encrypt=encrypt,
                     filesize=len(png_bytes),
-                )  # fmt: skip
+                )
                 if isinstance(response, UploadResponse):
                     return str(response.content_uri), dict(keys) if keys else None
                 delay = self._retry_delay(response, attempt)

@@ -12,11 +12,11 @@ import contextlib
 import time
 from typing import Any
 
-from bot.commands.render import duration, progress_line, rate
+from bot.core.services import Services
 from bot.logs import get_logger
 from bot.matrix import format as fmt
 from bot.matrix.lossplot import render_loss_curve
-from bot.services import Services
+from bot.room.text import duration, progress_line, rate
 from storage.jobs import EventRow, JobRow
 
 log = get_logger(__name__)

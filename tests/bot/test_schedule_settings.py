@@ -27,8 +27,12 @@ def test_a_schedule_table_with_its_defaults(tmp_path: Path) -> None:
     )
     [s] = settings.schedules
     assert ("stories", "tales", "new_data", None) == (s.model, s.dataset, s.policy, s.cron)
-    assert (0.3, 100, 10.0, "local") == (s.interval_s, s.min_new_records,
-                                         s.metric_threshold_pct, s.backend)  # fmt: skip
+    assert (0.3, 100, 10.0, "local") == (
+        s.interval_s,
+        s.min_new_records,
+        s.metric_threshold_pct,
+        s.backend,
+    )
     assert {"max_steps": 200.0} == s.hyperparameters
 
 

@@ -8,7 +8,7 @@ from typing import get_args, get_origin
 import pytest
 
 from bot.settings import Settings, SettingsError, load_settings
-from bot.settings_doc import render_example
+from bot.settings.doc import render_example
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -54,14 +54,20 @@ def test_secret_headers_come_from_the_environment_and_files(
 @pytest.mark.parametrize(
     ("header", "message"),
     [
-        ('"env:NEWS_TOKEN_UNSET"', "secret_headers.Authorization: environment variable "
-                                   "NEWS_TOKEN_UNSET is not set"),
-        ('"Bearer literal-secret-789"', "secret_headers.Authorization: use env:VARIABLE or "
-                                        "file:/path, not a literal secret"),
-        ('"file:/nonexistent/token"', "cannot read source 'news' secret_headers.Authorization_file "
-                                      "/nonexistent/token"),
+        (
+            '"env:NEWS_TOKEN_UNSET"',
+            "secret_headers.Authorization: environment variable NEWS_TOKEN_UNSET is not set",
+        ),
+        (
+            '"Bearer literal-secret-789"',
+            "secret_headers.Authorization: use env:VARIABLE or file:/path, not a literal secret",
+        ),
+        (
+            '"file:/nonexistent/token"',
+            "cannot read source 'news' secret_headers.Authorization_file /nonexistent/token",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_secret_header_that_cannot_be_resolved_is_refused_without_echoing_it(
     tmp_path: Path, header: str, message: str
 ) -> None:
@@ -89,17 +95,23 @@ def test_exactly_one_valid_schedule_is_needed(tmp_path: Path, when: str, message
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (('url = "https://example.org/api/articles"', 'url = "ftp://example.org/x"'),
-         "sources.0.url: String should match pattern"),
+        (
+            ('url = "https://example.org/api/articles"', 'url = "ftp://example.org/x"'),
+            "sources.0.url: String should match pattern",
+        ),
         (('name = "news"', 'name = "my news"'), "sources.0.name: String should match pattern"),
         (('dataset = "news"', 'dataset = "a/b"'), "sources.0.dataset: String should match pattern"),
         (('select = "data', 'selct = "data'), "sources.0.selct: unknown setting"),
-        (('dataset = "news"', 'dataset = "news"\nmethod = "PUT"'),
-         "sources.0.method: Input should be 'GET' or 'POST'"),
-        (('dataset = "news"', 'dataset = "news"\ntimeout_s = 0'),
-         "sources.0.timeout_s: Input should be greater than 0"),
+        (
+            ('dataset = "news"', 'dataset = "news"\nmethod = "PUT"'),
+            "sources.0.method: Input should be 'GET' or 'POST'",
+        ),
+        (
+            ('dataset = "news"', 'dataset = "news"\ntimeout_s = 0'),
+            "sources.0.timeout_s: Input should be greater than 0",
+        ),
     ],
-)  # fmt: skip
+)
 def test_wrong_keys_are_named(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     assert message in refusal(tmp_path, SOURCE.replace(*change) + 'every = "1h"\n')
 

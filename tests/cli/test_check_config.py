@@ -10,8 +10,13 @@ REPO = Path(__file__).resolve().parents[2]
 def trainbot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_example_config_is_valid() -> None:

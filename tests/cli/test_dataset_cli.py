@@ -11,8 +11,12 @@ REPO = Path(__file__).resolve().parents[2]
 def trainbot(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
 
 
 def write(tmp_path: Path, lines: list[str]) -> Path:

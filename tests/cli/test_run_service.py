@@ -54,8 +54,10 @@ class Service:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: ASYNC220 (returns at once)
                 [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
-                cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 try:

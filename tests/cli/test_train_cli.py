@@ -34,8 +34,10 @@ def test_json_output_ends_with_the_completed_summary(tmp_path: Path) -> None:
 
     done = subprocess.run(
         [*TRAIN, str(data), *FAST, "--max-steps", "20", "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
@@ -50,10 +52,22 @@ def test_json_output_ends_with_the_completed_summary(tmp_path: Path) -> None:
     assert (out / "model.safetensors").is_file()
 
     generated = subprocess.run(
-        [sys.executable, "-m", "bot", "generate", str(out), "the cat", "--seed", "1",
-         "--max-tokens", "8"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "generate",
+            str(out),
+            "the cat",
+            "--seed",
+            "1",
+            "--max-tokens",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert generated.returncode == 0, generated.stderr
     assert generated.stdout.strip()
 
@@ -64,8 +78,10 @@ def test_a_refused_dataset_prints_the_report_and_exits_2(tmp_path: Path) -> None
 
     done = subprocess.run(
         [*TRAIN, str(data), "--out", str(tmp_path / "m"), "--json"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert done.returncode == 2
     assert "line 2" in done.stderr

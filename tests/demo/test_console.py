@@ -2,7 +2,7 @@
 
 import os
 
-from bot.demo.console import run_console
+from bot.dev.demo.console import run_console
 
 
 class FakeView:

@@ -1,6 +1,6 @@
 """The generated demo dataset: deterministic, valid, and its keywords are in its stories."""
 
-from bot.demo.data import DEFAULT_COUNT, demo_records
+from bot.dev.demo.data import DEFAULT_COUNT, demo_records
 from trainer.data import keyword_prefix, read_records
 
 

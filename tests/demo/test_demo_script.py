@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.devserver import default_synapse_python
+from bot.dev.homeserver import default_synapse_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,8 +46,11 @@ def scripted(
     work_dir = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
         demo_command(work_dir, "--script", "--timeout", "120"),
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     return result, work_dir
 
 
@@ -76,9 +79,13 @@ def test_a_second_run_logs_in_again_and_the_console_talks_to_the_bot(
 ) -> None:
     _, work_dir = scripted
     demo = subprocess.Popen(
-        demo_command(work_dir), cwd=REPO_ROOT, text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        demo_command(work_dir),
+        cwd=REPO_ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     lines = _lines_of(demo)
     try:
         assert "Dataset demo@v1: 300 stories (kept from last run)." in _until(lines, "kept from")

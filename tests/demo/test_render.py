@@ -1,6 +1,6 @@
 """What the demo terminal prints for room events."""
 
-from bot.demo.render import render_event, strip_reply_fallback
+from bot.dev.demo.render import render_event, strip_reply_fallback
 
 BOT = "@trainbot:localhost"
 

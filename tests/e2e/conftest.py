@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from nio import AsyncClient
 
-from bot.devserver import SynapseServer, default_synapse_python
+from bot.dev.homeserver import SynapseServer, default_synapse_python
 
 from .bots import TestBot, bot_config
 from .helpers import Person, login

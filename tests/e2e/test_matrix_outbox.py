@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from nio import UploadResponse
 
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 from bot.matrix import format as fmt
 
 from .bots import TestBot, bot_config

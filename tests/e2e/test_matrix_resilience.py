@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nio import AsyncClientConfig, EnableEncryptionBuilder
 
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 from bot.matrix import format as fmt
 
 from .bots import TestBot, bot_config

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 from tests.support.services import records
 
 from .conftest import E2E, MakePerson, unique
@@ -60,9 +60,17 @@ class BotProcess:
     async def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--config", str(self.config),
-                cwd=REPO, stdout=log, stderr=log, start_new_session=True,
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--config",
+                str(self.config),
+                cwd=REPO,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
 
     async def kill(self) -> None:
         """SIGKILL the bot process alone, as the OOM killer would."""
@@ -96,15 +104,21 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
 def write_config(path: Path, synapse: SynapseServer, bot_id: str, allowed: str) -> None:
     """A TOML config: Matrix on, HTTP off, everything in the test's folder."""
     lines = [
-        "[matrix]", f"homeserver = {json.dumps(synapse.base_url)}",
-        f"user_id = {json.dumps(bot_id)}", f"password = {json.dumps(PASSWORD)}",
+        "[matrix]",
+        f"homeserver = {json.dumps(synapse.base_url)}",
+        f"user_id = {json.dumps(bot_id)}",
+        f"password = {json.dumps(PASSWORD)}",
         f"store_dir = {json.dumps(str(path / 'matrix'))}",
         f"allowed_users = [{json.dumps(allowed)}]",
         "progress_interval_s = 0.2",  # micro is fast: see a step soon after it happens
-        "[http]", "enabled = false",
-        "[storage]", f"data_dir = {json.dumps(str(path))}",
-        "[trainer]", 'default_base = "micro"', "stop_grace_s = 10",
-    ]  # fmt: skip
+        "[http]",
+        "enabled = false",
+        "[storage]",
+        f"data_dir = {json.dumps(str(path))}",
+        "[trainer]",
+        'default_base = "micro"',
+        "stop_grace_s = 10",
+    ]
     (path / "trainbot.toml").write_text("\n".join(lines) + "\n")
 
 

@@ -66,14 +66,18 @@ async def test_optimize_answers_an_estimate_then_cleans_into_a_new_version(
 
     fake.chat_reply, fake.chat_gate = clean, asyncio.Event()
     ack = await room.answer("!optimize ds confirm")
-    started = re.fullmatch(r"Started task (\w+): cleaning ds@v1 \(12 records\)\. "
-                           r"Progress follows here\.", ack)  # fmt: skip
+    started = re.fullmatch(
+        r"Started task (\w+): cleaning ds@v1 \(12 records\)\. "
+        r"Progress follows here\.",
+        ack,
+    )
     assert started, ack
     task_id = started[1]
     progress = await room.wait(notice_containing(f"⏳ cleaning ds@v1 (task {task_id}): 0/12 done"))
     fake.chat_gate.set()
-    await room.wait(edit_of(str(progress["event_id"]),
-                            lambda body: body.endswith("12/12 done → ds@v2")))  # fmt: skip
+    await room.wait(
+        edit_of(str(progress["event_id"]), lambda body: body.endswith("12/12 done → ds@v2"))
+    )
     final = await room.wait(notice_containing(f"Task {task_id}: cleaned"))
     assert final["content"]["body"].startswith(
         f"✅ Task {task_id}: cleaned ds@v1 into ds@v2 (12 records, 12 changed). Used "

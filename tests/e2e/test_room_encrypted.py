@@ -10,7 +10,7 @@ import aiohttp
 from nio import AsyncClientConfig, DownloadResponse, EnableEncryptionBuilder, RoomSendResponse
 from nio.crypto.attachments import decrypt_attachment
 
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 from bot.matrix.lossplot import render_loss_curve
 
 from . import trainbot

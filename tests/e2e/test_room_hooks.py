@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.app import App
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 
 from .conftest import E2E, MakePerson, unique
 from .helpers import invite_bot, make_room
@@ -35,13 +35,21 @@ async def test_notify_hook_text_arrives_in_the_room(
     room_id = await make_room(ann)
     bot_id, _ = await synapse.register_user(unique("trainbot"), PASSWORD)
     port = free_port()
-    hook = {"name": "alerts", "kind": "notify", "auth": "hmac", "secret": SECRET,
-            "room_id": room_id}  # fmt: skip
+    hook = {
+        "name": "alerts",
+        "kind": "notify",
+        "auth": "hmac",
+        "secret": SECRET,
+        "room_id": room_id,
+    }
     settings = trainbot_settings(synapse, bot_id, tmp_path / "bot", [ann.user_id], [])
     settings = settings.model_copy(
-        update={"http": settings.http.model_validate(
-            {"enabled": True, "port": port, "tokens": [TOKEN], "hooks": [hook]})}
-    )  # fmt: skip
+        update={
+            "http": settings.http.model_validate(
+                {"enabled": True, "port": port, "tokens": [TOKEN], "hooks": [hook]}
+            )
+        }
+    )
     app = App(settings)
     await app.start()
     try:
@@ -54,10 +62,12 @@ async def test_notify_hook_text_arrives_in_the_room(
             session.post(
                 f"http://127.0.0.1:{port}/v1/hooks/alerts",
                 data=body,
-                headers={"Content-Type": "application/json",
-                         "X-Trainbot-Signature": f"sha256={signature}"},
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Trainbot-Signature": f"sha256={signature}",
+                },
             ) as response,
-        ):  # fmt: skip
+        ):
             assert response.status in (200, 202), await response.text()
         notice = await ann.wait_for(room_id, notice_containing("Nightly data import finished"))
         content = notice["content"]

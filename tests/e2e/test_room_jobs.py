@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 
 from bot.app import App
-from bot.devserver import SynapseServer
-from bot.services import Services
-from bot.services.jobs import JobRequest
+from bot.core.jobs.service import JobRequest
+from bot.core.services import Services
+from bot.dev.homeserver import SynapseServer
 from tests.support.services import FAST, is_final_state, records, wait_for
 
 from .conftest import E2E, MakePerson
@@ -60,12 +60,12 @@ async def trainbot(
     app, user_id = await bots.start(allowed=["@bob*"], admins=["@ann*"])
     bot = Trainbot(app, user_id)
     for seed, name in enumerate(("poems", "stories", "songs")):
-        await bot.services.datasets.upload_records(name, records(seed=seed))
-    job = await bot.services.jobs.submit(
+        await bot.core.datasets.upload_records(name, records(seed=seed))
+    job = await bot.core.jobs.service.submit(
         JobRequest("poems", hyperparameters=dict(FAST)), requested_by="@ann:fixture"
     )
-    await wait_for(bot.services, job.id, is_final_state)
-    assert "succeeded" == (await bot.services.jobs.get(job.id)).status
+    await wait_for(bot.core.services, job.id, is_final_state)
+    assert "succeeded" == (await bot.core.jobs.service.get(job.id)).status
     yield bot
     await bots.stop()
 
@@ -161,9 +161,13 @@ async def test_activate_generate_and_delete_the_active_model(
     copy = Path(v1.path).parent / "copy-of-v1"
     shutil.copytree(v1.path, copy)
     v2 = await services.models.register_local(
-        name="poems", job_id=v1.job_id, dataset_id=v1.dataset_id, base=v1.base,
-        output_dir=copy, metrics=v1.metrics,
-    )  # fmt: skip
+        name="poems",
+        job_id=v1.job_id,
+        dataset_id=v1.dataset_id,
+        base=v1.base,
+        output_dir=copy,
+        metrics=v1.metrics,
+    )
     ann, bob = await make_person("ann"), await make_person("bob")
     room = await open_room(trainbot.app, ann, trainbot.user_id)
     bobs = await join(room, bob)

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest_asyncio
 
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 
 from .conftest import E2E, unique
 from .helpers import Person, login

@@ -16,8 +16,14 @@ from .trainbot import StartBot, hyper, join, notice_containing, open_room
 pytestmark = E2E
 trainbots, start_trainbot = trainbot.trainbots, trainbot.start_trainbot  # shared fixtures
 
-SCHEDULE = {"model": "stories", "dataset": "stories", "policy": "new_data", "every": "1h",
-            "min_new_records": 20, "hyperparameters": {"max_steps": 5000}}  # fmt: skip
+SCHEDULE = {
+    "model": "stories",
+    "dataset": "stories",
+    "policy": "new_data",
+    "every": "1h",
+    "min_new_records": 20,
+    "hyperparameters": {"max_steps": 5000},
+}
 
 
 async def test_an_admin_checks_the_schedule_and_the_decision_is_posted(
@@ -34,8 +40,9 @@ async def test_an_admin_checks_the_schedule_and_the_decision_is_posted(
 
     assert "Sorry, only admins may use !schedule." == await bobs.answer("!schedule")
     overview = await room.answer("!schedule")
-    assert overview.startswith("stories ← stories: new_data (min_new_records=20); checks every "
-                               "1h; next ")  # fmt: skip
+    assert overview.startswith(
+        "stories ← stories: new_data (min_new_records=20); checks every 1h; next "
+    )
     assert overview.endswith("\n  no decisions yet")
     unknown = await room.answer("!schedule check poems")
     assert "no retraining schedule for model 'poems'; configured: stories" == unknown
@@ -48,9 +55,11 @@ async def test_an_admin_checks_the_schedule_and_the_decision_is_posted(
 
     await datasets.upload_records("stories", records(40) + records(5, seed=1))
     waiting = await room.answer("!schedule check stories")
-    expected = ("Not retraining stories (policy new_data): stories@v2 has 45 examples, 5 more "
-                "than stories@v1 (40) that stories@v1 was trained on; 20 are needed to "
-                "retrain.")  # fmt: skip
+    expected = (
+        "Not retraining stories (policy new_data): stories@v2 has 45 examples, 5 more "
+        "than stories@v1 (40) that stories@v1 was trained on; 20 are needed to "
+        "retrain."
+    )
     assert expected == waiting
     posted = await room.wait(lambda e: notice_containing(expected)(e) and not _is_reply(e))
     assert posted["sender"] == bot_id

@@ -30,8 +30,14 @@ async def endpoint() -> AsyncIterator[JsonServer]:
 
 
 def news(endpoint: JsonServer, **extra: object) -> dict[str, object]:
-    return {"name": "news", "url": f"{endpoint.url}/stories", "select": "items",
-            "dataset": "news", "every": "1h", **extra}  # fmt: skip
+    return {
+        "name": "news",
+        "url": f"{endpoint.url}/stories",
+        "select": "items",
+        "dataset": "news",
+        "every": "1h",
+        **extra,
+    }
 
 
 def jsonl(texts: list[str]) -> bytes:
@@ -47,9 +53,12 @@ async def test_sources_shows_the_last_fetch_and_a_failure_is_told_in_the_dataset
 ) -> None:
     ann, bob = await make_person("ann"), await make_person("bob")
     app, bot_id = await start_trainbot(
-        allowed=[ann.user_id, bob.user_id], admins=[ann.user_id],
-        sources=[news(endpoint)], scheduler={"enabled": False}, trainer={"min_examples": 3},
-    )  # fmt: skip
+        allowed=[ann.user_id, bob.user_id],
+        admins=[ann.user_id],
+        sources=[news(endpoint)],
+        scheduler={"enabled": False},
+        trainer={"min_examples": 3},
+    )
     room = await open_room(app, ann, bot_id)
 
     listing = await room.answer("!sources")
@@ -60,8 +69,9 @@ async def test_sources_shows_the_last_fetch_and_a_failure_is_told_in_the_dataset
         row_of(listing, "news").split()
     )
 
-    stored = await reply_with(room, await upload(room, "news.jsonl", jsonl(ITEMS[:3])),
-                              "!dataset add news")  # fmt: skip
+    stored = await reply_with(
+        room, await upload(room, "news.jsonl", jsonl(ITEMS[:3])), "!dataset add news"
+    )
     assert stored["body"].startswith("Stored news@v1 ")
     endpoint.answer({"items": ITEMS[:4]})
     assert "Fetched news: ok: 4 items, 1 new → news@v2." == await room.answer("!sources fetch news")
@@ -91,9 +101,11 @@ async def test_a_scheduled_failure_and_the_recovery_are_told_in_the_sources_room
     room_id = await make_room(ann)
     endpoint.answer({"items": ITEMS[:3]})
     app, bot_id = await start_trainbot(
-        allowed=[ann.user_id], sources=[news(endpoint, every="0.5s", room_id=room_id)],
-        scheduler={"enabled": True}, trainer={"min_examples": 3},
-    )  # fmt: skip
+        allowed=[ann.user_id],
+        sources=[news(endpoint, every="0.5s", room_id=room_id)],
+        scheduler={"enabled": True},
+        trainer={"min_examples": 3},
+    )
     await invite_bot(ann, room_id, bot_id)
     room = Room(app, ann, room_id, bot_id)
     assert app.services is not None

@@ -13,7 +13,7 @@ import pytest_asyncio
 from nio import TypingNoticeEvent, UploadResponse
 
 from bot.app import App
-from bot.devserver import SynapseServer
+from bot.dev.homeserver import SynapseServer
 from bot.settings import Settings
 from tests.support.services import FAST
 
@@ -25,20 +25,34 @@ STEP = re.compile(r"step (\d+)/(\d+)")
 
 
 def trainbot_settings(
-    synapse: SynapseServer, user_id: str, data_dir: Path, allowed: list[str], admins: list[str],
+    synapse: SynapseServer,
+    user_id: str,
+    data_dir: Path,
+    allowed: list[str],
+    admins: list[str],
     **sections: dict[str, Any],
-) -> Settings:  # fmt: skip
+) -> Settings:
     """Settings for a bot account on the test homeserver, training the micro preset."""
     matrix = {
-        "homeserver": synapse.base_url, "user_id": user_id, "password": PASSWORD,
-        "store_dir": str(data_dir / "matrix"), "allowed_users": allowed, "admin_users": admins,
-        "progress_interval_s": 1.0, **sections.pop("matrix", {}),
-    }  # fmt: skip
+        "homeserver": synapse.base_url,
+        "user_id": user_id,
+        "password": PASSWORD,
+        "store_dir": str(data_dir / "matrix"),
+        "allowed_users": allowed,
+        "admin_users": admins,
+        "progress_interval_s": 1.0,
+        **sections.pop("matrix", {}),
+    }
     trainer = {"default_base": "micro", "stop_grace_s": 10, **sections.pop("trainer", {})}
     return Settings.model_validate(
-        {"matrix": matrix, "http": {"enabled": False}, "storage": {"data_dir": str(data_dir)},
-         "trainer": trainer, **sections}
-    )  # fmt: skip
+        {
+            "matrix": matrix,
+            "http": {"enabled": False},
+            "storage": {"data_dir": str(data_dir)},
+            "trainer": trainer,
+            **sections,
+        }
+    )
 
 
 def hyper(**overrides: object) -> str:
@@ -63,8 +77,9 @@ class Trainbots:
         """A running App logged in as a fresh bot account; (app, bot user id)."""
         user_id, _ = await self.synapse.register_user(unique("trainbot"), PASSWORD)
         data_dir = self.root / f"bot{len(self.apps)}"
-        settings = trainbot_settings(self.synapse, user_id, data_dir, allowed, admins or [],
-                                     **sections)  # fmt: skip
+        settings = trainbot_settings(
+            self.synapse, user_id, data_dir, allowed, admins or [], **sections
+        )
         return await self._start(App(settings)), user_id
 
     async def restart(self, app: App) -> App:

@@ -46,10 +46,18 @@ def message(text: str, level: str = "info") -> dict[str, Any]:
 
 def metrics(step: int, total: int, loss: float) -> dict[str, Any]:
     """A metrics event, shaped like the API's."""
-    data = {"step": step, "total_steps": total, "train_loss": loss,
-            "train_mean_token_accuracy": 0.5}  # fmt: skip
-    return {"type": "metrics", "level": "info", "data": data,
-            "message": f"Step {step}/{total}: training loss={loss}"}  # fmt: skip
+    data = {
+        "step": step,
+        "total_steps": total,
+        "train_loss": loss,
+        "train_mean_token_accuracy": 0.5,
+    }
+    return {
+        "type": "metrics",
+        "level": "info",
+        "data": data,
+        "message": f"Step {step}/{total}: training loss={loss}",
+    }
 
 
 def success_script(losses: tuple[float, ...] = (1.9, 1.4, 1.1)) -> list[Stage]:
@@ -94,15 +102,24 @@ class FakeJob:
     def to_json(self) -> dict[str, Any]:
         error = {"code": "job_failed", "message": self.error, "param": None} if self.error else None
         return {
-            "id": self.id, "object": "fine_tuning.job", "created_at": 1_700_000_000,
-            "model": self.body["model"], "training_file": self.body["training_file"],
-            "status": self.status, "fine_tuned_model": self.fine_tuned_model, "error": error,
-            "finished_at": None, "hyperparameters": {"n_epochs": "auto"},
-            "organization_id": "org-fake", "result_files": [], "seed": self.body.get("seed") or 0,
+            "id": self.id,
+            "object": "fine_tuning.job",
+            "created_at": 1_700_000_000,
+            "model": self.body["model"],
+            "training_file": self.body["training_file"],
+            "status": self.status,
+            "fine_tuned_model": self.fine_tuned_model,
+            "error": error,
+            "finished_at": None,
+            "hyperparameters": {"n_epochs": "auto"},
+            "organization_id": "org-fake",
+            "result_files": [],
+            "seed": self.body.get("seed") or 0,
             "trained_tokens": 1234 if self.status == "succeeded" else None,
-            "validation_file": None, "method": self.body.get("method"),
+            "validation_file": None,
+            "method": self.body.get("method"),
             "metadata": self.body.get("metadata"),
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)
@@ -141,15 +158,17 @@ class FakeOpenAI:
     async def start(self) -> None:
         """Listen on 127.0.0.1 and a free port."""
         app = web.Application(middlewares=[self._middleware])
-        app.add_routes([
-            web.post("/v1/files", self._upload),
-            web.post("/v1/fine_tuning/jobs", self._create),
-            web.get("/v1/fine_tuning/jobs", self._list),
-            web.get("/v1/fine_tuning/jobs/{id}", self._retrieve),
-            web.get("/v1/fine_tuning/jobs/{id}/events", self._events),
-            web.post("/v1/fine_tuning/jobs/{id}/{action}", self._control),
-            web.post("/v1/chat/completions", self._chat),
-        ])  # fmt: skip
+        app.add_routes(
+            [
+                web.post("/v1/files", self._upload),
+                web.post("/v1/fine_tuning/jobs", self._create),
+                web.get("/v1/fine_tuning/jobs", self._list),
+                web.get("/v1/fine_tuning/jobs/{id}", self._retrieve),
+                web.get("/v1/fine_tuning/jobs/{id}/events", self._events),
+                web.post("/v1/fine_tuning/jobs/{id}/{action}", self._control),
+                web.post("/v1/chat/completions", self._chat),
+            ]
+        )
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -217,10 +236,17 @@ class FakeOpenAI:
         self.files[file_id] = data
         fields = {k: str(v) for k, v in form.items() if k != "file"}
         self.requests.append(Recorded("POST", request.path, 200, file=data, form=fields))
-        return web.json_response({
-            "id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
-            "filename": upload.filename, "purpose": fields.get("purpose"), "status": "processed",
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(data),
+                "created_at": int(time.time()),
+                "filename": upload.filename,
+                "purpose": fields.get("purpose"),
+                "status": "processed",
+            }
+        )
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -236,8 +262,11 @@ class FakeOpenAI:
     async def _list(self, request: web.Request) -> web.Response:
         # Newest first; `metadata[key]=value` query parameters filter, as at the API.
         self.requests.append(Recorded("GET", request.path, 200, json=dict(request.query)))
-        wanted = {key[9:-1]: value for key, value in request.query.items()
-                  if key.startswith("metadata[") and key.endswith("]")}  # fmt: skip
+        wanted = {
+            key[9:-1]: value
+            for key, value in request.query.items()
+            if key.startswith("metadata[") and key.endswith("]")
+        }
         found = [
             job.to_json()
             for job in reversed(self.jobs.values())
@@ -281,8 +310,11 @@ class FakeOpenAI:
         action = request.match_info["action"]
         if job is None:
             return _error(404, "Job not found", "not_found")
-        allowed = {"cancel": ("validating_files", "queued", "running", "paused"),
-                   "pause": ("running",), "resume": ("paused",)}  # fmt: skip
+        allowed = {
+            "cancel": ("validating_files", "queued", "running", "paused"),
+            "pause": ("running",),
+            "resume": ("paused",),
+        }
         if action not in allowed:
             return _error(404, "Unknown action", "not_found")
         if job.status not in allowed[action]:
@@ -304,14 +336,27 @@ class FakeOpenAI:
             if self.chat_gate is not None:
                 await self.chat_gate.wait()
             text = self.chat_reply(body["messages"])
-        return web.json_response({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000,
-            "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
-                      "total_tokens": len(prompt.split()) + len(text.split())},
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "message": {"role": "assistant", "content": text},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt.split()),
+                    "completion_tokens": len(text.split()),
+                    "total_tokens": len(prompt.split()) + len(text.split()),
+                },
+            }
+        )
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -339,6 +384,7 @@ def answer(prompt: str) -> str:
 
 
 def _error(status: int, text: str, code: str) -> web.Response:
-    body = {"error": {"message": text, "type": "invalid_request_error", "param": None,
-                      "code": code}}  # fmt: skip
+    body = {
+        "error": {"message": text, "type": "invalid_request_error", "param": None, "code": code}
+    }
     return web.json_response(body, status=status)

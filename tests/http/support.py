@@ -24,21 +24,44 @@ FAST = {"max_steps": 20, "batch_size": 4, "block_size": 32, "eval_every": 10, "s
 def http_settings(data_dir: Path, openai: dict[str, Any] | None = None, **http: Any) -> Settings:
     """HTTP on a free port with one token and three hooks; training with the micro preset."""
     hooks = [
-        {"name": "note", "kind": "notify", "auth": "token", "secret": HOOK_SECRET,
-         "room_id": "!room:test"},
-        {"name": "signed-note", "kind": "notify", "auth": "hmac", "secret": HOOK_SECRET,
-         "room_id": "!room:test"},
-        {"name": "retrain", "kind": "train", "auth": "hmac", "secret": HOOK_SECRET,
-         "dataset": "hooked", "room_id": "!room:test", "hyperparameters": FAST},
-    ]  # fmt: skip
+        {
+            "name": "note",
+            "kind": "notify",
+            "auth": "token",
+            "secret": HOOK_SECRET,
+            "room_id": "!room:test",
+        },
+        {
+            "name": "signed-note",
+            "kind": "notify",
+            "auth": "hmac",
+            "secret": HOOK_SECRET,
+            "room_id": "!room:test",
+        },
+        {
+            "name": "retrain",
+            "kind": "train",
+            "auth": "hmac",
+            "secret": HOOK_SECRET,
+            "dataset": "hooked",
+            "room_id": "!room:test",
+            "hyperparameters": FAST,
+        },
+    ]
     return Settings(
         storage={"data_dir": str(data_dir)},
-        http={"enabled": True, "port": 0, "tokens": [TOKEN], "max_body_mb": 1, "hooks": hooks,
-              **http},
+        http={
+            "enabled": True,
+            "port": 0,
+            "tokens": [TOKEN],
+            "max_body_mb": 1,
+            "hooks": hooks,
+            **http,
+        },
         matrix={"enabled": False},
         trainer={"default_base": "micro", "stop_grace_s": 10, "max_concurrent_jobs": 1},
         openai=openai or {},
-    )  # fmt: skip
+    )
 
 
 def sign(body: bytes, secret: str = HOOK_SECRET) -> str:

@@ -55,8 +55,9 @@ async def test_an_unknown_hook_looks_like_a_wrong_secret(api: Api) -> None:
     body = b'{"text": "hi"}'
     known = await api.post("/v1/hooks/note", data=body, headers={"X-Trainbot-Token": "nope"})
     unknown = await api.post("/v1/hooks/ghost", data=body, headers={"X-Trainbot-Token": "nope"})
-    signed = await api.post("/v1/hooks/ghost", data=body,
-                            headers={"X-Trainbot-Signature": sign(body)})  # fmt: skip
+    signed = await api.post(
+        "/v1/hooks/ghost", data=body, headers={"X-Trainbot-Signature": sign(body)}
+    )
     assert (401, 401, 401) == (known.status, unknown.status, signed.status)
     assert known.error == unknown.error
 

@@ -19,9 +19,11 @@ from tests.http.support import TOKEN, Api, http_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 MESSY = [{"text": f"<i>Line</i>  {i}"} for i in range(12)]
-SPEC = {"name": "heroes", "template": "Describe a {race} {class}",
-        "variables": {"race": ["human", "elf", "dwarf"], "class": ["ranger", "wizard", "bard",
-                                                                   "monk"]}}  # fmt: skip
+SPEC = {
+    "name": "heroes",
+    "template": "Describe a {race} {class}",
+    "variables": {"race": ["human", "elf", "dwarf"], "class": ["ranger", "wizard", "bard", "monk"]},
+}
 TOML_SPEC = """
 name = "tomlheroes"
 template = "Describe a {race} {class}"
@@ -84,8 +86,12 @@ async def test_without_a_key_every_route_says_what_to_configure(api: Api) -> Non
 
 
 async def test_the_routes_need_the_token(api: Api) -> None:
-    for method, path in (("POST", "/v1/datasets/x/optimize"), ("POST", "/v1/datasets/generate"),
-                         ("GET", "/v1/tasks"), ("GET", "/v1/tasks/abc")):  # fmt: skip
+    for method, path in (
+        ("POST", "/v1/datasets/x/optimize"),
+        ("POST", "/v1/datasets/generate"),
+        ("GET", "/v1/tasks"),
+        ("GET", "/v1/tasks/abc"),
+    ):
         assert 401 == (await api.call(method, path, token=None, json={})).status
 
 
@@ -96,9 +102,12 @@ async def test_an_estimate_is_200_and_stores_nothing(keyed: Api, fake: FakeOpenA
     assert 200 == answered.status, answered.text
     body = answered.json
     assert (None, "optimize", "messy@v1", 12, 12) == (
-        body["task"], body["estimate"]["kind"], body["estimate"]["target"],
-        body["estimate"]["items"], body["estimate"]["calls"],
-    )  # fmt: skip
+        body["task"],
+        body["estimate"]["kind"],
+        body["estimate"]["target"],
+        body["estimate"]["items"],
+        body["estimate"]["calls"],
+    )
     assert body["estimate"]["summary"].startswith("messy@v1: 12 records → 12 API calls")
     assert calls == len(fake.chat_requests)
     assert tasks == (await keyed.get("/v1/tasks")).json
@@ -133,9 +142,10 @@ async def test_generate_from_json_and_from_toml(keyed: Api, fake: FakeOpenAI) ->
     estimate = await keyed.post("/v1/datasets/generate", json=SPEC)
     assert 200 == estimate.status, estimate.text
     assert (12, 12 * 256, True) == (
-        estimate.json["estimate"]["items"], estimate.json["estimate"]["output_tokens"],
+        estimate.json["estimate"]["items"],
+        estimate.json["estimate"]["output_tokens"],
         estimate.json["estimate"]["output_is_limit"],
-    )  # fmt: skip
+    )
 
     started = await keyed.post(
         "/v1/datasets/generate", data=TOML_SPEC, headers={"Content-Type": "application/toml"}
@@ -143,8 +153,10 @@ async def test_generate_from_json_and_from_toml(keyed: Api, fake: FakeOpenAI) ->
     assert 202 == started.status, started.text
     done = await finished(keyed, started.json["task"]["id"])
     assert ("succeeded", "tomlheroes@v1", 12) == (
-        done["status"], done["result_label"], done["report"]["stored"]
-    )  # fmt: skip
+        done["status"],
+        done["result_label"],
+        done["report"]["stored"],
+    )
     asked = [r.json for r in fake.chat_requests if "Describe a" in r.json["messages"][0]["content"]]
     assert 12 == len(asked) and all(r["max_tokens"] == 40 for r in asked)
 
@@ -156,15 +168,27 @@ async def test_generate_from_json_and_from_toml(keyed: Api, fake: FakeOpenAI) ->
         ("/v1/datasets/messy/optimize", {"instructions": ""}, 422, "instructions"),
         ("/v1/datasets/messy/optimize", {"confirm": "yes"}, 422, "confirm"),
         ("/v1/datasets/messy/optimize", {"bogus": 1}, 422, "bogus"),
-        ("/v1/datasets/generate", {**SPEC, "template": "Describe a {race} {hat}"}, 422,
-         "placeholder {hat} has no list"),
-        ("/v1/datasets/generate", {**SPEC, "variables": {"race": ["elf"], "class": ["x"]}}, 422,
-         "1 combinations make 1 pairs; a dataset needs at least 10"),
-        ("/v1/datasets/generate", {**SPEC, "temperature": 5.0}, 422,
-         "temperature must be between 0 and 2"),
+        (
+            "/v1/datasets/generate",
+            {**SPEC, "template": "Describe a {race} {hat}"},
+            422,
+            "placeholder {hat} has no list",
+        ),
+        (
+            "/v1/datasets/generate",
+            {**SPEC, "variables": {"race": ["elf"], "class": ["x"]}},
+            422,
+            "1 combinations make 1 pairs; a dataset needs at least 10",
+        ),
+        (
+            "/v1/datasets/generate",
+            {**SPEC, "temperature": 5.0},
+            422,
+            "temperature must be between 0 and 2",
+        ),
         ("/v1/datasets/generate", {**SPEC, "name": "bad name"}, 422, "not allowed"),
     ],
-)  # fmt: skip
+)
 async def test_wrong_input_is_refused_and_nothing_is_stored(
     keyed: Api, path: str, body: dict[str, Any], status: int, message: str
 ) -> None:
@@ -183,5 +207,6 @@ async def test_malformed_toml_and_an_unknown_task_are_refused(keyed: Api) -> Non
     assert broken.error["message"].startswith("the body is not valid TOML")
     missing = await keyed.get("/v1/tasks/nosuchtask")
     assert (404, "no task 'nosuchtask'; GET /v1/tasks lists them") == (
-        missing.status, missing.error["message"]
-    )  # fmt: skip
+        missing.status,
+        missing.error["message"],
+    )

@@ -41,8 +41,9 @@ async def test_multipart_upload_reports_validation_and_token_statistics(api: Api
 
 async def test_json_records_upload_makes_the_next_version(api: Api) -> None:
     first = await api.post("/v1/datasets", json={"name": "js-poems", "records": records(12)})
-    second = await api.post("/v1/datasets", json={"name": "js-poems", "records": records(15),
-                                                  "format": "text"})  # fmt: skip
+    second = await api.post(
+        "/v1/datasets", json={"name": "js-poems", "records": records(15), "format": "text"}
+    )
     assert (201, 201) == (first.status, second.status)
     assert "js-poems@v2" == second.json["dataset"]["label"]
     assert api.token is not None

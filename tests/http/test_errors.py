@@ -10,8 +10,8 @@ import pytest
 import structlog
 
 from bot.app import App
+from bot.core.services import Services
 from bot.logs import configure_logging
-from bot.services import Services
 from tests.http.support import Api, records
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -29,8 +29,11 @@ async def test_a_bad_body_lists_the_field_errors(api: Api) -> None:
     error = reply.error
     assert "invalid" == error["code"]
     fields = {(tuple(d["loc"]), d["type"]) for d in error["details"]}
-    assert {(("dataset",), "string_type"), (("epochs",), "extra_forbidden"),
-            (("backend",), "literal_error")} == fields  # fmt: skip
+    assert {
+        (("dataset",), "string_type"),
+        (("epochs",), "extra_forbidden"),
+        (("backend",), "literal_error"),
+    } == fields
     assert "dataset: Input should be a valid string" in error["message"]
 
 
@@ -100,8 +103,9 @@ async def test_a_body_over_the_limit_is_413(api: Api) -> None:
         for _ in range(1200):
             yield b"x" * 1024
 
-    streamed = await api.post("/v1/datasets", data=chunks(),
-                              headers={"Content-Type": "application/json"})  # fmt: skip
+    streamed = await api.post(
+        "/v1/datasets", data=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert 413 == streamed.status
     assert "too_large" == streamed.error["code"]
     assert "big" not in {d["name"] for d in (await api.get("/v1/datasets")).json["datasets"]}

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bot.app import App
-from bot.services.notifications import NotificationOutbox
+from bot.core.notifications import NotificationOutbox
 from tests.http.support import HOOK_SECRET, Api, sign
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -17,8 +17,12 @@ def outbox(app: App) -> NotificationOutbox:
 
 
 async def test_a_token_hook_queues_its_text_for_the_room(api: Api, app: App) -> None:
-    reply = await api.post("/v1/hooks/note", json={"text": "**deploy** finished"}, token=None,
-                           headers={"X-Trainbot-Token": HOOK_SECRET})  # fmt: skip
+    reply = await api.post(
+        "/v1/hooks/note",
+        json={"text": "**deploy** finished"},
+        token=None,
+        headers={"X-Trainbot-Token": HOOK_SECRET},
+    )
     assert 202 == reply.status, reply.text
     notice = reply.json["notice"]
     assert "!room:test" == notice["room_id"]
@@ -31,31 +35,44 @@ async def test_a_token_hook_queues_its_text_for_the_room(api: Api, app: App) -> 
 
 async def test_an_hmac_hook_checks_the_signature_of_the_raw_body(api: Api, app: App) -> None:
     body = json.dumps({"text": "signed hello"}).encode()
-    good = await api.post("/v1/hooks/signed-note", data=body, token=None,
-                          headers={"X-Trainbot-Signature": sign(body),
-                                   "Content-Type": "application/json"})  # fmt: skip
+    good = await api.post(
+        "/v1/hooks/signed-note",
+        data=body,
+        token=None,
+        headers={"X-Trainbot-Signature": sign(body), "Content-Type": "application/json"},
+    )
     assert 202 == good.status, good.text
     tampered = body.replace(b"hello", b"HELLO")
-    bad = await api.post("/v1/hooks/signed-note", data=tampered, token=None,
-                         headers={"X-Trainbot-Signature": sign(body)})  # fmt: skip
-    wrong_key = await api.post("/v1/hooks/signed-note", data=body, token=None,
-                               headers={"X-Trainbot-Signature": sign(body, "other")})  # fmt: skip
+    bad = await api.post(
+        "/v1/hooks/signed-note",
+        data=tampered,
+        token=None,
+        headers={"X-Trainbot-Signature": sign(body)},
+    )
+    wrong_key = await api.post(
+        "/v1/hooks/signed-note",
+        data=body,
+        token=None,
+        headers={"X-Trainbot-Signature": sign(body, "other")},
+    )
     unsigned = await api.post("/v1/hooks/signed-note", data=body, token=None)
     assert (401, 401, 401) == (bad.status, wrong_key.status, unsigned.status)
     assert "unauthorized" == bad.error["code"]
     texts = [n.text for n in await outbox(app).pending()]
     assert 1 == texts.count("signed hello")  # refused calls queued nothing
     # A token hook does not take a signature, nor an hmac hook a token.
-    token_on_hmac = await api.post("/v1/hooks/signed-note", data=body, token=None,
-                                   headers={"X-Trainbot-Token": HOOK_SECRET})  # fmt: skip
+    token_on_hmac = await api.post(
+        "/v1/hooks/signed-note", data=body, token=None, headers={"X-Trainbot-Token": HOOK_SECRET}
+    )
     assert 401 == token_on_hmac.status
 
 
 async def test_a_notify_hook_needs_text(api: Api) -> None:
     headers = {"X-Trainbot-Token": HOOK_SECRET}
     empty = await api.post("/v1/hooks/note", json={}, token=None, headers=headers)
-    data = await api.post("/v1/hooks/note", json={"data": [{"text": "x"}]}, token=None,
-                          headers=headers)  # fmt: skip
+    data = await api.post(
+        "/v1/hooks/note", json={"data": [{"text": "x"}]}, token=None, headers=headers
+    )
     assert (422, 422) == (empty.status, data.status)
     assert "takes {'text'" in empty.error["message"]
 

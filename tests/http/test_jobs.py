@@ -44,8 +44,9 @@ async def test_a_second_job_queues_until_the_slot_is_free(
     first = _check_hook_answer(hooked.json)
     await api.wait_status(first["id"], "running")
     await api.post("/v1/datasets", json={"name": "slot-data", "records": records(30)})
-    second = await api.post("/v1/jobs", json={"dataset": "slot-data", "name": "slot-b",
-                                              "hyperparameters": FAST})  # fmt: skip
+    second = await api.post(
+        "/v1/jobs", json={"dataset": "slot-data", "name": "slot-b", "hyperparameters": FAST}
+    )
     assert (201, "queued") == (second.status, second.json["status"])
     b = second.json["id"]
     assert (await api.get("/v1/status")).json["queue_length"] >= 1
@@ -74,8 +75,9 @@ async def test_a_second_job_queues_until_the_slot_is_free(
         seen = await asyncio.wait_for(read_sse(response, stop_at_comment=True), 10)
     assert ["queued", "paused", "queued"] == [e.data["status"] for e in seen if e.id]
     assert "keep-alive" == seen[-1].comment
-    await _until(lambda: app.services is not None
-                 and app.services.bus.subscriber_count == subscribers)  # fmt: skip
+    await _until(
+        lambda: app.services is not None and app.services.bus.subscriber_count == subscribers
+    )
 
     # The running job is cancelled; then the queued one gets the slot and finishes.
     assert 200 == (await api.post(f"/v1/jobs/{first['id']}/cancel")).status

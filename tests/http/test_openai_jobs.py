@@ -46,8 +46,9 @@ async def api(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Asy
 async def test_a_remote_job_is_followed_over_sse_and_its_model_generates(
     api: Api, fake: FakeOpenAI
 ) -> None:
-    made = await api.post("/v1/jobs", json={"dataset": "faq", "backend": "openai",
-                                            "hyperparameters": {"epochs": 2}})  # fmt: skip
+    made = await api.post(
+        "/v1/jobs", json={"dataset": "faq", "backend": "openai", "hyperparameters": {"epochs": 2}}
+    )
     assert 201 == made.status, made.text
     job = made.json
     assert ("openai", "queued") == (job["backend"], job["status"])
@@ -74,15 +75,21 @@ async def test_a_remote_job_is_followed_over_sse_and_its_model_generates(
 
 async def test_a_remote_failure_and_a_cancel_over_http(api: Api, fake: FakeOpenAI) -> None:
     fake.next_script = failing_script("Training file has too few assistant tokens")
-    failing = (await api.post("/v1/jobs", json={"dataset": "faq", "backend": "openai",
-                                                "name": "faq-fails"})).json  # fmt: skip
+    failing = (
+        await api.post(
+            "/v1/jobs", json={"dataset": "faq", "backend": "openai", "name": "faq-fails"}
+        )
+    ).json
     failed = await api.wait_status(failing["id"], "failed", within_s=60)
     assert "Training file has too few assistant tokens" == failed["error"]
 
     fake.hold_at = 1  # the next job stays in "running" until cancelled
     try:
-        held = (await api.post("/v1/jobs", json={"dataset": "faq", "backend": "openai",
-                                                 "name": "faq-held"})).json  # fmt: skip
+        held = (
+            await api.post(
+                "/v1/jobs", json={"dataset": "faq", "backend": "openai", "name": "faq-held"}
+            )
+        ).json
         running = await api.wait_status(held["id"], "running", within_s=60)
         cancelled = await api.post(f"/v1/jobs/{held['id']}/cancel")
         assert 200 == cancelled.status, cancelled.text

@@ -17,17 +17,27 @@ ROOM = "!models:test"
 
 def schedule_settings(data_dir: Path) -> Settings:
     schedules = [
-        {"model": "stories", "dataset": "stories", "policy": "new_data", "every": "1h",
-         "min_new_records": 10, "room_id": ROOM, "hyperparameters": FAST},
+        {
+            "model": "stories",
+            "dataset": "stories",
+            "policy": "new_data",
+            "every": "1h",
+            "min_new_records": 10,
+            "room_id": ROOM,
+            "hyperparameters": FAST,
+        },
         {"model": "poems", "dataset": "poems", "policy": "cron", "cron": "0 3 * * *"},
-    ]  # fmt: skip
-    return Settings.model_validate({
-        "storage": {"data_dir": str(data_dir)},
-        "http": {"enabled": True, "port": 0, "tokens": [TOKEN]},
-        "matrix": {"enabled": False},
-        "trainer": {"default_base": "micro", "stop_grace_s": 10},
-        "schedules": schedules, "scheduler": {"enabled": True},
-    })  # fmt: skip
+    ]
+    return Settings.model_validate(
+        {
+            "storage": {"data_dir": str(data_dir)},
+            "http": {"enabled": True, "port": 0, "tokens": [TOKEN]},
+            "matrix": {"enabled": False},
+            "trainer": {"default_base": "micro", "stop_grace_s": 10},
+            "schedules": schedules,
+            "scheduler": {"enabled": True},
+        }
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -47,9 +57,17 @@ async def test_the_list_shows_each_schedule_and_when_it_checks(
     reply = await api.get("/v1/schedules")
     assert 200 == reply.status
     stories, poems = reply.json["schedules"]
-    assert {"model": "stories", "dataset": "stories", "policy": "new_data", "cron": None,
-            "every": "1h", "min_new_records": 10, "room_id": ROOM, "backend": "local",
-            "decisions": []}.items() <= stories.items()  # fmt: skip
+    assert {
+        "model": "stories",
+        "dataset": "stories",
+        "policy": "new_data",
+        "cron": None,
+        "every": "1h",
+        "min_new_records": 10,
+        "room_id": ROOM,
+        "backend": "local",
+        "decisions": [],
+    }.items() <= stories.items()
     assert ("cron", "0 3 * * *", None) == (poems["policy"], poems["cron"], poems["every"])
     assert isinstance(stories["next_run"], float) and isinstance(poems["next_run"], float)
 
@@ -59,7 +77,10 @@ async def test_check_decides_now_and_the_decision_is_kept(scheduled: tuple[App, 
     nothing = await api.post("/v1/schedules/stories/check")
     assert 200 == nothing.status
     assert (False, None, "new_data") == (
-        nothing.json["retrain"], nothing.json["job_id"], nothing.json["policy"])  # fmt: skip
+        nothing.json["retrain"],
+        nothing.json["job_id"],
+        nothing.json["policy"],
+    )
     assert "dataset stories does not exist yet" in nothing.json["reason"]
 
     stored = await api.post("/v1/datasets", json={"name": "stories", "records": records(12)})

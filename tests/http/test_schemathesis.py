@@ -86,10 +86,14 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_schema(live_url: str) 
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             # derandomize: CI runs the same cases every time (a red build means a real
             # regression); explore new seeds by hand with derandomize=False.
-            @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None,
-                      derandomize=True,
-                      phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
+            @settings(
+                max_examples=EXAMPLES_PER_MODE,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: Any) -> None:
                 nonlocal cases

@@ -26,13 +26,17 @@ def settings(data_dir: Path, url: str) -> Settings:
         "every": "1h",
         "secret_headers": {"Authorization": "env:NEWS"},
     }
-    return Settings.model_validate({
-        "storage": {"data_dir": str(data_dir)},
-        "http": {"enabled": True, "port": 0, "tokens": [TOKEN]}, "matrix": {"enabled": False},
-        "trainer": {"default_base": "micro", "min_examples": 3},
-        # Fetches happen when a test asks, never on a timer.
-        "scheduler": {"enabled": False}, "sources": [news],
-    })  # fmt: skip
+    return Settings.model_validate(
+        {
+            "storage": {"data_dir": str(data_dir)},
+            "http": {"enabled": True, "port": 0, "tokens": [TOKEN]},
+            "matrix": {"enabled": False},
+            "trainer": {"default_base": "micro", "min_examples": 3},
+            # Fetches happen when a test asks, never on a timer.
+            "scheduler": {"enabled": False},
+            "sources": [news],
+        }
+    )
 
 
 @pytest.fixture
@@ -68,9 +72,19 @@ async def listed(api: Api, **query: Any) -> dict[str, Any]:
 async def test_sources_are_listed_without_secrets(api: Api) -> None:
     reply = await api.get("/v1/sources")
     news = (await listed(api)) | {"url": None}
-    assert {"name": "news", "url": None, "method": "GET", "select": "items", "dataset": "news",
-            "every": "1h", "cron": None, "room_id": None, "next_run": None, "running": False,
-            "fetches": []} == news  # fmt: skip
+    assert {
+        "name": "news",
+        "url": None,
+        "method": "GET",
+        "select": "items",
+        "dataset": "news",
+        "every": "1h",
+        "cron": None,
+        "room_id": None,
+        "next_run": None,
+        "running": False,
+        "fetches": [],
+    } == news
     assert reply.json["sources"][0]["url"].endswith("/api")
     assert "very-secret" not in reply.text and "query-secret" not in reply.text
 
@@ -82,9 +96,13 @@ async def test_fetch_now_writes_a_version_and_the_list_shows_it(
     assert 200 == reply.status, reply.text
     fetched = reply.json
     assert (True, 4, 4, 0, "news@v1", None) == (
-        fetched["ok"], fetched["items"], fetched["new_items"], fetched["skipped"],
-        fetched["dataset_label"], fetched["error"],
-    )  # fmt: skip
+        fetched["ok"],
+        fetched["items"],
+        fetched["new_items"],
+        fetched["skipped"],
+        fetched["dataset_label"],
+        fetched["error"],
+    )
     assert fetched["trigger"].startswith("api:") and TOKEN not in reply.text
     assert SECRET == source.requests[-1].headers["Authorization"]
     dataset = (await api.get(f"/v1/datasets/{fetched['dataset_id']}")).json
@@ -103,8 +121,9 @@ async def test_a_failed_fetch_answers_200_with_the_reason_and_writes_nothing(
     reply = await api.post("/v1/sources/news/fetch")
     assert 200 == reply.status
     assert (False, "select items: key 'items' not found at the top level") == (
-        reply.json["ok"], reply.json["error"]
-    )  # fmt: skip
+        reply.json["ok"],
+        reply.json["error"],
+    )
     assert [] == (await api.get("/v1/datasets")).json["datasets"]
 
 

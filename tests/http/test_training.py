@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from bot.app import App
-from bot.services import Services
+from bot.core.services import Services
 from tests.http.support import FAST, TOKEN, Api, SseEvent, read_sse, records
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -82,14 +82,16 @@ async def test_the_sse_stream_follows_the_job_to_succeeded(trained: Trained) -> 
 
 async def test_last_event_id_replays_the_rest_then_ends(api: Api, trained: Trained) -> None:
     job_id = trained.job["id"]
-    async with api.session.get(f"/v1/jobs/{job_id}/events",
-                               headers={**STREAM, "Last-Event-ID": "5"}) as response:  # fmt: skip
+    async with api.session.get(
+        f"/v1/jobs/{job_id}/events", headers={**STREAM, "Last-Event-ID": "5"}
+    ) as response:
         replayed = await asyncio.wait_for(read_sse(response), 10)
     assert [e.id for e in trained.events[5:]] == [e.id for e in replayed]
     assert [e.data for e in trained.events[5:]] == [e.data for e in replayed]
     last = str(trained.events[-1].id)
-    async with api.session.get(f"/v1/jobs/{job_id}/events?after=3",
-                               headers={**STREAM, "Last-Event-ID": last}) as response:  # fmt: skip
+    async with api.session.get(
+        f"/v1/jobs/{job_id}/events?after=3", headers={**STREAM, "Last-Event-ID": last}
+    ) as response:
         assert [] == await asyncio.wait_for(read_sse(response), 10)  # header wins, nothing left
 
 
@@ -104,8 +106,9 @@ async def test_the_archive_streams_a_folder_transformers_can_load(
 ) -> None:
     archive = tmp_path / "model.tar.gz"
     chunks = 0
-    async with api.session.get(f"/v1/models/{trained.model_id}/archive",
-                               headers=api.headers()) as response:  # fmt: skip
+    async with api.session.get(
+        f"/v1/models/{trained.model_id}/archive", headers=api.headers()
+    ) as response:
         assert 200 == response.status
         assert "chunked" == response.headers.get("Transfer-Encoding")
         assert "poems-v1.tar.gz" in response.headers["Content-Disposition"]
@@ -121,9 +124,13 @@ async def test_the_archive_streams_a_folder_transformers_can_load(
         p.name for p in folder.iterdir()
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LOAD_WITH_TRANSFORMERS, str(folder),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-c",
+        LOAD_WITH_TRANSFORMERS,
+        str(folder),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert 0 == process.returncode, err.decode()[-2000:]
     loaded = json.loads(out.decode().strip().splitlines()[-1])
@@ -173,9 +180,13 @@ async def test_another_version_can_be_activated_then_the_old_one_deleted(
     copy = tmp_path / "copy"
     shutil.copytree(first.path, copy)
     second = await services.models.register_local(
-        name="poems", job_id=trained.job["id"], dataset_id=first.dataset_id or "",
-        base="micro", output_dir=copy, metrics={},
-    )  # fmt: skip
+        name="poems",
+        job_id=trained.job["id"],
+        dataset_id=first.dataset_id or "",
+        base="micro",
+        output_dir=copy,
+        metrics={},
+    )
     listed = [m["label"] for m in (await api.get("/v1/models")).json["models"]]
     assert ["poems@v2", "poems@v1"] == [x for x in listed if x.startswith("poems@")]
     assert not (await api.get("/v1/models/poems@v2")).json["active"]

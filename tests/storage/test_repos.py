@@ -23,19 +23,43 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 def job(job_id: str, status: str = "queued") -> JobRow:
     now = time.time()
     return JobRow(
-        id=job_id, name="poems", status=status, backend="local", dataset_id="ds1", base="tiny",
-        spec={"epochs": 1}, requested_by="@ann:example.org", room_id="!r:example.org",
-        result=None, error=None, model_id=None, created_at=now, started_at=None,
-        finished_at=None, updated_at=now, progress_event_id=None, remote_id=None,
-    )  # fmt: skip
+        id=job_id,
+        name="poems",
+        status=status,
+        backend="local",
+        dataset_id="ds1",
+        base="tiny",
+        spec={"epochs": 1},
+        requested_by="@ann:example.org",
+        room_id="!r:example.org",
+        result=None,
+        error=None,
+        model_id=None,
+        created_at=now,
+        started_at=None,
+        finished_at=None,
+        updated_at=now,
+        progress_event_id=None,
+        remote_id=None,
+    )
 
 
 def model(model_id: str, version: int, active: bool = False) -> ModelRow:
     return ModelRow(
-        id=model_id, name="poems", version=version, backend="local", path="/m", remote_id=None,
-        job_id="j", dataset_id="d", base="tiny", metrics={"eval_loss": 1.5}, size_bytes=10,
-        active=active, created_at=time.time(),
-    )  # fmt: skip
+        id=model_id,
+        name="poems",
+        version=version,
+        backend="local",
+        path="/m",
+        remote_id=None,
+        job_id="j",
+        dataset_id="d",
+        base="tiny",
+        metrics={"eval_loss": 1.5},
+        size_bytes=10,
+        active=active,
+        created_at=time.time(),
+    )
 
 
 async def test_jobs_round_trip_and_fifo_order(store: Store) -> None:
@@ -101,9 +125,15 @@ async def test_state_predictions_and_idempotency(store: Store) -> None:
     await store.state.set("matrix.sync_token", "s2")
     assert "s2" == await store.state.get("matrix.sync_token")
     saved = await store.predictions.add(
-        model_id="m1", prompt="Once", params={"temperature": 0.7}, output=" upon",
-        prompt_tokens=1, completion_tokens=1, latency_s=0.1, requested_by="@a:b",
-    )  # fmt: skip
+        model_id="m1",
+        prompt="Once",
+        params={"temperature": 0.7},
+        output=" upon",
+        prompt_tokens=1,
+        completion_tokens=1,
+        latency_s=0.1,
+        requested_by="@a:b",
+    )
     assert [saved] == await store.predictions.find(model_id="m1")
     await store.idempotency.put("client", "key-1", "hash", "job9")
     record = await store.idempotency.get("client", "key-1")
@@ -123,8 +153,9 @@ async def test_overview_reads_counts_running_progress_and_active_models(store: S
     await store.models.insert(model("m2", 2))
     found = await read_overview(store.db)
     assert {"running": 1, "queued": 1} == found.counts
-    assert [{"id": "run1", "name": "poems", "status": "running",
-             "progress": {"step": 2, "loss": 2.5}}] == found.running  # fmt: skip
+    assert [
+        {"id": "run1", "name": "poems", "status": "running", "progress": {"step": 2, "loss": 2.5}}
+    ] == found.running
     assert [("m1", "poems@v1", {"eval_loss": 1.5})] == [
         (m["id"], m["label"], m["metrics"]) for m in found.active
     ]

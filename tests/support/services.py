@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.services import Services
+from bot.core.services import Services
 from bot.settings import Settings
 from storage.jobs import EventRow
 

@@ -115,9 +115,14 @@ def test_keyword_conditioning_puts_the_requested_keywords_into_the_text(
 ) -> None:
     data = write_keyword_corpus(tmp_path / "keywords.jsonl")
     spec = micro_spec(
-        tmp_path, data, max_steps=300, block_size=32, learning_rate=1e-2, eval_every=300,
+        tmp_path,
+        data,
+        max_steps=300,
+        block_size=32,
+        learning_rate=1e-2,
+        eval_every=300,
         save_every=300,
-    )  # fmt: skip
+    )
     train_in_process(spec)
     cache = ModelCache(1)
 
@@ -126,9 +131,12 @@ def test_keyword_conditioning_puts_the_requested_keywords_into_the_text(
         for keyword in keyword_vocabulary:
             for seed in range(3):
                 request = GenerationRequest(
-                    spec.output_dir, "", seed=seed, max_new_tokens=16,
+                    spec.output_dir,
+                    "",
+                    seed=seed,
+                    max_new_tokens=16,
                     keywords=(keyword,) if conditioned else (),
-                )  # fmt: skip
+                )
                 hits += keyword in generate_text(cache, request, cap=64).text
         return hits / (3 * len(keyword_vocabulary))
 

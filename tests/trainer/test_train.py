@@ -103,9 +103,14 @@ def test_early_stopping_ends_a_run_that_stops_improving(
     tmp_path: Path, text_corpus: Path, micro_spec: Any, train_in_process: Any
 ) -> None:
     spec = micro_spec(
-        tmp_path, text_corpus, max_steps=200, learning_rate=0.0, eval_every=5, save_every=5,
+        tmp_path,
+        text_corpus,
+        max_steps=200,
+        learning_rate=0.0,
+        eval_every=5,
+        save_every=5,
         early_stopping_patience=2,
-    )  # fmt: skip
+    )
 
     recorder = train_in_process(spec)
 

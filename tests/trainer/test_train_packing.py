@@ -27,8 +27,10 @@ def example(ids: list[int], trained: list[bool]) -> TokenizedExample:
 def test_examples_are_joined_by_eos_and_cut_into_full_blocks() -> None:
     blocks = pack(
         [example([1, 2, 3], [True] * 3), example([4, 5, 6, 7, 8], [True] * 5)],
-        block_size=4, eos_id=EOS, pad_id=PAD,
-    )  # fmt: skip
+        block_size=4,
+        eos_id=EOS,
+        pad_id=PAD,
+    )
 
     assert blocks.input_ids == [[1, 2, 3, EOS], [4, 5, 6, 7], [8, EOS, PAD, PAD]]
     assert blocks.labels[2] == [8, EOS, IGNORE_INDEX, IGNORE_INDEX]
@@ -39,8 +41,10 @@ def test_examples_are_joined_by_eos_and_cut_into_full_blocks() -> None:
 def test_untrained_tokens_are_masked_and_their_eos_too_when_nothing_is_trained() -> None:
     blocks = pack(
         [example([1, 2, 3, 4], [False, False, True, True]), example([5, 6, 7], [False] * 3)],
-        block_size=9, eos_id=EOS, pad_id=PAD,
-    )  # fmt: skip
+        block_size=9,
+        eos_id=EOS,
+        pad_id=PAD,
+    )
 
     assert blocks.input_ids == [[1, 2, 3, 4, EOS, 5, 6, 7, EOS]]
     ignored = IGNORE_INDEX
@@ -50,8 +54,10 @@ def test_untrained_tokens_are_masked_and_their_eos_too_when_nothing_is_trained()
 def test_blocks_without_any_trained_label_are_dropped() -> None:
     blocks = pack(
         [example([1, 2, 3], [False] * 3), example([4, 5, 6], [True] * 3)],
-        block_size=4, eos_id=EOS, pad_id=PAD,
-    )  # fmt: skip
+        block_size=4,
+        eos_id=EOS,
+        pad_id=PAD,
+    )
 
     assert blocks.input_ids == [[4, 5, 6, EOS]]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from trainer.data.rows import DEFAULT_NAMES, FieldNames
-from trainer.data.sources import (
+from trainer.data.readers import (
     DecodedText,
     decode_lines,
     is_json_array,
     json_array_rows,
     jsonl_rows,
 )
+from trainer.data.rows import DEFAULT_NAMES, FieldNames
 
 HEAD_BYTES = 64 * 1024
 # Enough records to get past a few broken lines at the top of a file.

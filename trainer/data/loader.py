@@ -10,9 +10,7 @@ from pathlib import Path
 
 from trainer.data import detect
 from trainer.data.blocks import CountTokens, block_warnings
-from trainer.data.report import FILE_LINE, DatasetError, DatasetReport, Example, RowError
-from trainer.data.rows import FieldNames, InvalidRow, build_example
-from trainer.data.sources import (
+from trainer.data.readers import (
     DecodedText,
     Row,
     csv_table,
@@ -22,6 +20,8 @@ from trainer.data.sources import (
     jsonl_rows,
     paragraph_rows,
 )
+from trainer.data.report import FILE_LINE, DatasetError, DatasetReport, Example, RowError
+from trainer.data.rows import FieldNames, InvalidRow, build_example
 from trainer.spec import DATASET_FORMATS, DataOptions
 
 DEFAULT_OPTIONS = DataOptions()

@@ -1,0 +1,170 @@
+"""The model registry: versions per name, one active, lineage and metrics."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import Conflict, NotFound
+from bot.core.naming import parse_ref, pick_prefix
+from storage.ids import new_id
+from storage.registry import ModelRow
+from storage.store import Store
+
+DEFAULT_MODEL_KEY = "registry.default_model"
+BUSY_JOB_STATES = ("queued", "validating_files", "running", "paused")
+
+
+class ModelService:
+    """Register, resolve, activate and delete model versions."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def register_local(
+        self,
+        *,
+        name: str,
+        job_id: str,
+        dataset_id: str,
+        base: str,
+        output_dir: Path,
+        metrics: dict[str, Any],
+    ) -> ModelRow:
+        """Move a finished model folder into the registry as the next version of `name`."""
+        model_id = new_id()
+        target = self.store.artifacts.model_dir(model_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Same file system, so the move is a rename: the folder appears whole or not at all.
+        shutil.move(str(output_dir), str(target))
+        return await self._insert(
+            ModelRow(
+                id=model_id,
+                name=name,
+                version=await self.store.models.next_version(name),
+                backend="local",
+                path=str(target),
+                remote_id=None,
+                job_id=job_id,
+                dataset_id=dataset_id,
+                base=base,
+                metrics=metrics,
+                size_bytes=_folder_size(target),
+                active=False,
+                created_at=time.time(),
+            )
+        )
+
+    async def register_remote(
+        self,
+        *,
+        name: str,
+        job_id: str,
+        dataset_id: str,
+        base: str,
+        remote_id: str,
+        metrics: dict[str, Any],
+    ) -> ModelRow:
+        """Register a model that lives at a remote API (generation goes there)."""
+        return await self._insert(
+            ModelRow(
+                id=new_id(),
+                name=name,
+                version=await self.store.models.next_version(name),
+                backend="openai",
+                path="",
+                remote_id=remote_id,
+                job_id=job_id,
+                dataset_id=dataset_id,
+                base=base,
+                metrics=metrics,
+                size_bytes=0,
+                active=False,
+                created_at=time.time(),
+            )
+        )
+
+    async def _insert(self, model: ModelRow) -> ModelRow:
+        await self.store.models.insert(model)
+        # The first version of a name becomes active; later ones wait for `activate`,
+        # so a retrain never swaps what people are using without someone deciding.
+        if not await self.store.models.active(model.name):
+            await self.store.models.activate(model)
+            if await self.store.state.get(DEFAULT_MODEL_KEY) is None:
+                await self.store.state.set(DEFAULT_MODEL_KEY, model.name)
+        found = await self.store.models.get(model.id)
+        assert found is not None
+        return found
+
+    async def resolve(self, ref: str) -> ModelRow:
+        """A version by id, id prefix, `name@vN`, or `name` (its active version)."""
+        found = await self.store.models.get(ref)
+        if found:
+            return found
+        parsed = parse_ref(ref)
+        if parsed.version is not None:
+            found = await self.store.models.get_version(parsed.name, parsed.version)
+        else:
+            active = await self.store.models.active(parsed.name)
+            if active:
+                found = active[0]
+            elif await self.store.models.find(parsed.name):
+                raise NotFound(f"model {ref!r} has no active version; activate one first")
+        if not found:
+            prefix = pick_prefix("model", ref, await self.store.models.ids_with_prefix(ref))
+            found = await self.store.models.get(prefix) if prefix else None
+        if not found:
+            raise NotFound(f"no model {ref!r}; `!models` or GET /v1/models lists them")
+        return found
+
+    async def default(self) -> ModelRow:
+        """The model used when none is named: the active version of the last activated name."""
+        name = await self.store.state.get(DEFAULT_MODEL_KEY)
+        if name:
+            active = await self.store.models.active(name)
+            if active:
+                return active[0]
+        active = await self.store.models.active()
+        if not active:
+            raise NotFound("no model is active yet; train one with `!train <dataset>`")
+        return active[0]
+
+    async def versions(self, name: str | None = None) -> list[ModelRow]:
+        """Every version (of one name), newest first."""
+        return await self.store.models.find(name)
+
+    async def activate(self, ref: str) -> ModelRow:
+        """Make a version the active one of its name and the default for generation."""
+        model = await self.resolve(ref)
+        await self.store.models.activate(model)
+        await self.store.state.set(DEFAULT_MODEL_KEY, model.name)
+        found = await self.store.models.get(model.id)
+        assert found is not None
+        return found
+
+    async def delete(self, ref: str) -> ModelRow:
+        """Remove a version; refused for the active one and for a base of a busy job."""
+        model = await self.resolve(ref)
+        if model.active:
+            raise Conflict(f"{model.label} is the active version; activate another version first")
+        users = [
+            job.id
+            for job in await self.store.jobs.with_status(*BUSY_JOB_STATES)
+            if job.base == model.id
+        ]
+        if users:
+            raise Conflict(f"{model.label} is the base of job {', '.join(users)}")
+        await self.store.models.delete(model.id)
+        if model.path:
+            self.store.artifacts.remove(Path(model.path))
+        return model
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        total += sum((Path(root) / f).stat().st_size for f in files)
+    return total

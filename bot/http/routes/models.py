@@ -1,0 +1,105 @@
+"""Model routes: list, show, activate, delete, and the streamed archive of a version."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.core.errors import Conflict
+from bot.http.archive import tar_gz_chunks
+from bot.http.routing import Call, Route, json_response
+from bot.http.views import ModelList, ModelOut
+
+
+async def list_models(call: Call) -> web.StreamResponse:
+    """Every model version, newest first."""
+    rows = await call.services.models.versions()
+    return json_response(ModelList(models=[ModelOut.of(r) for r in rows]))
+
+
+async def get_model(call: Call) -> web.StreamResponse:
+    """One version (a bare name means its active version)."""
+    return json_response(ModelOut.of(await call.services.models.resolve(call.param("id"))))
+
+
+async def activate_model(call: Call) -> web.StreamResponse:
+    """Make a version the active one of its name and the default for generation."""
+    return json_response(ModelOut.of(await call.services.models.activate(call.param("id"))))
+
+
+async def delete_model(call: Call) -> web.StreamResponse:
+    """Delete a version; 409 for the active one or the base of a busy job."""
+    return json_response(ModelOut.of(await call.services.models.delete(call.param("id"))))
+
+
+async def model_archive(call: Call) -> web.StreamResponse:
+    """The version's Hugging Face folder as a .tar.gz, streamed as it is compressed."""
+    model = await call.services.models.resolve(call.param("id"))
+    folder = Path(model.path) if model.path else None
+    if folder is None or not folder.is_dir():
+        raise Conflict(f"{model.label} has no files here (a remote model?)")
+    root = f"{model.name}-v{model.version}"
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/gzip",
+            "Content-Disposition": f'attachment; filename="{root}.tar.gz"',
+        }
+    )
+    response.enable_chunked_encoding()  # the size is unknown until the last byte
+    await response.prepare(call.request)
+    task = call.request.task
+    call.state.streams.add(task)
+    try:
+        async with contextlib.aclosing(tar_gz_chunks(folder, root)) as chunks:
+            async for chunk in chunks:
+                await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left; closing the generator stops the writer thread
+    finally:
+        call.state.streams.discard(task)
+    return response
+
+
+_REF = (404, 422)
+ROUTES = (
+    Route("GET", "/v1/models", list_models, "List model versions", "models", response=ModelList),
+    Route(
+        "GET",
+        "/v1/models/{id}",
+        get_model,
+        "Show a model version",
+        "models",
+        response=ModelOut,
+        errors=_REF,
+    ),
+    Route(
+        "POST",
+        "/v1/models/{id}/activate",
+        activate_model,
+        "Activate a model version",
+        "models",
+        response=ModelOut,
+        errors=_REF,
+    ),
+    Route(
+        "DELETE",
+        "/v1/models/{id}",
+        delete_model,
+        "Delete a model version",
+        "models",
+        response=ModelOut,
+        errors=(404, 409, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/models/{id}/archive",
+        model_archive,
+        "Download a model as .tar.gz",
+        "models",
+        produces="application/gzip",
+        errors=(404, 409, 422),
+    ),
+)

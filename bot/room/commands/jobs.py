@@ -1,0 +1,107 @@
+"""`!status`, `!jobs`, `!cancel`, `!pause`, `!resume`."""
+
+from __future__ import annotations
+
+from bot.core.jobs.states import STATUSES
+from bot.core.status import overview
+from bot.matrix.format import text
+from bot.room.commands.base import Args, CommandContext, Reply, command
+from bot.room.text import duration, jobs_table, progress_line
+
+
+@command(
+    "status",
+    usage="[job]",
+    help="Overall status (jobs, queue, active models), or one job in detail.",
+    example="status k7qm2xfa",
+)
+async def status(ctx: CommandContext, args: Args) -> Reply:
+    """One job's state and progress, or the overview."""
+    if args.words:
+        job = await ctx.services.jobs.get(args.words[0])
+        progress = await ctx.services.store.events.last(job.id, "progress")
+        lines = [progress_line(job, progress.data if progress else None), f"status: {job.status}"]
+        if job.error:
+            lines.append(f"error: {job.error}")
+        if job.result:
+            lines.append(_result(job.result))
+        return Reply.notice("\n".join(lines))
+    info = await overview(ctx.services.store)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(info["jobs"].items())) or "no jobs yet"
+    active = ", ".join(m["label"] for m in info["active_models"]) or "none"
+    lines = [f"Jobs: {counts}. Queue: {info['queue_length']}. Active models: {active}."]
+    for run in info["running"]:
+        job = await ctx.services.jobs.get(run["id"])
+        lines.append(progress_line(job, run["progress"]))
+    return Reply.notice("\n".join(lines))
+
+
+@command(
+    "jobs",
+    usage="[status]",
+    help="The latest jobs (optionally only those in one state).",
+    example="jobs running",
+)
+async def jobs(ctx: CommandContext, args: Args) -> Reply:
+    """A table of recent jobs."""
+    wanted = args.words[0] if args.words else None
+    if wanted is not None and wanted not in STATUSES:
+        return Reply.notice(f"unknown status {wanted!r}; use one of {', '.join(STATUSES)}")
+    found = await ctx.services.jobs.find(status=wanted, limit=15)
+    if not found:
+        return Reply.notice("No jobs yet. Start one with !train <dataset>.")
+    return Reply(text("Jobs (newest first):\n") + jobs_table(found))
+
+
+@command(
+    "cancel",
+    usage="<job>",
+    help="Cancel a job (a running one stops at the next step).",
+    example="cancel k7qm2xfa",
+    min_words=1,
+)
+async def cancel(ctx: CommandContext, args: Args) -> Reply:
+    """Cancel now (queued, paused) or at the next step (running)."""
+    job = await ctx.services.jobs.cancel(args.word(0, "job"))
+    how = "cancelled" if job.status == "cancelled" else "cancelling at the next step"
+    return Reply.notice(f"Job {job.id} ({job.name}): {how}.")
+
+
+@command(
+    "pause",
+    usage="<job>",
+    help="Pause a job at a checkpoint; resume continues from there.",
+    example="pause k7qm2xfa",
+    min_words=1,
+)
+async def pause(ctx: CommandContext, args: Args) -> Reply:
+    """Hold a queued job, or pause a running one at its next checkpoint."""
+    job = await ctx.services.jobs.pause(args.word(0, "job"))
+    how = "paused" if job.status == "paused" else "pausing at the next checkpoint"
+    return Reply.notice(f"Job {job.id} ({job.name}): {how}.")
+
+
+@command(
+    "resume",
+    usage="<job>",
+    help="Resume a paused job from its checkpoint.",
+    example="resume k7qm2xfa",
+    min_words=1,
+)
+async def resume(ctx: CommandContext, args: Args) -> Reply:
+    """Put a paused job back in the queue."""
+    job = await ctx.services.jobs.resume(args.word(0, "job"))
+    return Reply.notice(f"Job {job.id} ({job.name}): queued again; it continues where it paused.")
+
+
+def _result(result: dict[str, object]) -> str:
+    ppl, before = result.get("perplexity"), result.get("initial_perplexity")
+    parts = [f"model {result.get('model')}"]
+    if isinstance(ppl, float) and isinstance(before, float):
+        parts.append(f"perplexity {before:.1f} → {ppl:.1f}")
+    if isinstance(result.get("duration_s"), float):
+        parts.append(f"took {duration(result['duration_s'])}")  # type: ignore[arg-type]
+    return ", ".join(parts)
+
+
+COMMANDS = (status, jobs, cancel, pause, resume)
