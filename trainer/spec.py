@@ -116,19 +116,53 @@ class TrainSpec:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """The accepted range of a generation parameter and what it does (for docs and forms)."""
+
+    low: float | None
+    high: float | None
+    help: str
+    low_open: bool = False  # `low` itself is refused (top_p > 0)
+
+
+def _param(default: Any, low: float | None, high: float | None, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"limit": Limit(low, high, help, **kw)})
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """How to sample a continuation, declared once: chat, HTTP, CLI and the worker read this.
+
+    Each field's metadata holds its `Limit`; `max_tokens` is also capped by the
+    `trainer.max_new_tokens` setting (checked once, by the generation service).
+    """
+
+    max_tokens: int = _param(64, 1, 4096, "New tokens at most.")
+    temperature: float = _param(0.8, 0, 5, "0 is greedy.")
+    top_p: float = _param(0.95, 0, 1, "Nucleus sampling mass.", low_open=True)
+    top_k: int = _param(50, 0, 1000, "Sample among the k likeliest (0: all).")
+    repetition_penalty: float = _param(1.1, 0, 10, "Above 1 repeats less.", low_open=True)
+    seed: int | None = _param(None, 0, 2**32 - 1, "Fixed seed: repeatable.")
+    stop: tuple[str, ...] = _param((), 0, 8, "Stop strings (at most 8).")
+    keywords: tuple[str, ...] = _param((), 0, 32, "Topic words (at most 32).")
+
+    @staticmethod
+    def limits() -> dict[str, Limit]:
+        """Each parameter's `Limit`, in declaration order."""
+        return {f.name: f.metadata["limit"] for f in dataclasses.fields(GenerateParams)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (stored with each prediction)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """One text generation call, sent to the generation worker."""
 
     model_dir: str
     prompt: str
-    max_new_tokens: int = 64
-    temperature: float = 0.8
-    top_p: float = 0.95
-    top_k: int = 50
-    repetition_penalty: float = 1.1
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
+    params: GenerateParams = field(default_factory=GenerateParams)
 
 
 @dataclass(frozen=True)
