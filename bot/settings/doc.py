@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from bot.settings import Settings
+from bot.settings.root import Settings
 
 HEADER = """\
 # Trainbot configuration. Every setting, its default and what it does.
-# This file is generated from bot/settings.py: `trainbot check-config --example`.
+# This file is generated from bot/settings/: `trainbot check-config --example`.
 # Any key can be overridden by an environment variable TRAINBOT_<SECTION>__<KEY>,
 # e.g. TRAINBOT_HTTP__PORT=8080. Secrets may come from a file (the *_file keys).
 """
@@ -76,7 +76,7 @@ def _render_table_list(path: str, key: str, field: FieldInfo) -> list[str]:
     return lines
 
 
-def _default(field: FieldInfo) -> Any:
+def _default(field: FieldInfo) -> object:
     value = field.get_default(call_default_factory=True)
     if isinstance(value, SecretStr):
         return None
@@ -90,7 +90,7 @@ def _placeholder(field: FieldInfo) -> str:
     return '"..."'
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -1,0 +1,40 @@
+"""[matrix]: the homeserver account, the command prefix, who may command the bot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from bot.settings.section import Section
+
+
+class MatrixSettings(Section):
+    """[matrix]: the homeserver account and who may command the bot."""
+
+    enabled: bool = Field(True, description="Connect to Matrix; false runs the HTTP API alone.")
+    homeserver: str = Field("http://127.0.0.1:8008", description="Homeserver base URL.")
+    user_id: str = Field("", description="The bot's Matrix user id, e.g. @trainbot:example.org.")
+    password: SecretStr | None = Field(None, description="Password login (if no access_token).")
+    password_file: Path | None = Field(None, description="Read the password from this file.")
+    access_token: SecretStr | None = Field(None, description="Access token (preferred login).")
+    access_token_file: Path | None = Field(None, description="Read the access token from a file.")
+    device_name: str = Field("trainbot", description="Device display name at password login.")
+    store_dir: Path = Field(
+        Path("data/matrix"), description="Device id, login and E2EE keys are kept here."
+    )
+    command_prefix: str = Field("!", min_length=1, description="Prefix of bot commands.")
+    allowed_users: list[str] = Field(
+        default_factory=list, description="MXID globs allowed to use the bot (empty: nobody)."
+    )
+    admin_users: list[str] = Field(
+        default_factory=list, description="MXID globs allowed to activate, delete, schedule."
+    )
+    allowed_rooms: list[str] = Field(
+        default_factory=list, description="Room ids the bot answers in (empty: any it is in)."
+    )
+    progress_interval_s: float = Field(
+        10.0, gt=0, description="Minimum seconds between edits of a progress message."
+    )
+    e2ee: bool = Field(False, description="Work in encrypted rooms (needs the e2e extra).")
+    leave_when_alone: bool = Field(False, description="Leave a room when the bot is alone.")

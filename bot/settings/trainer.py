@@ -1,0 +1,28 @@
+"""[trainer]: local training and generation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from bot.settings.section import Section
+
+
+class TrainerSettings(Section):
+    """[trainer]: local training and generation."""
+
+    max_concurrent_jobs: int = Field(1, ge=1, description="Training jobs run at once.")
+    max_queue_length: int = Field(100, ge=1, description="Queued jobs accepted (429 above).")
+    stop_grace_s: float = Field(
+        30.0, gt=0, description="Seconds a job gets to checkpoint on cancel/pause/stop."
+    )
+    min_examples: int = Field(10, ge=1, description="Fewest valid examples a dataset needs.")
+    default_base: str = Field("tiny", description="Base model: tiny, small, a folder or hub id.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
+    report_to: str = Field(
+        "none", description="Experiment tracking: none, tensorboard, wandb, mlflow."
+    )
+    cached_models: int = Field(2, ge=1, description="Models the generation worker keeps loaded.")
+    max_new_tokens: int = Field(256, ge=1, description="Cap on generated tokens per request.")
+    generation_timeout_s: float = Field(60.0, gt=0, description="Seconds before generation fails.")
