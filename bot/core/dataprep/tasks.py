@@ -12,11 +12,12 @@ import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.core.dataprep.progress import LiveTask, Progress
 from bot.core.errors import NotFound, TrainbotError
+from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.data_tasks import DataTaskRow
 from storage.datasets import DatasetRow
@@ -36,6 +37,15 @@ class TaskFailed(Exception):
     """A task cannot finish; the message says why, for people."""
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a task made, before it is stored as a dataset version: records and report."""
+
+    records: list[dict[str, Any]]
+    format: str
+    report: dict[str, Any]
+
+
 class TaskRunner:
     """Runs data tasks in the background and keeps their progress for followers."""
 
@@ -47,10 +57,10 @@ class TaskRunner:
 
     async def start(self) -> None:
         """Mark tasks a previous process left running as interrupted."""
-        for task in await self.store.data_tasks.with_status("running"):
+        for task in await self.store.data_tasks.with_status(JobStatus.RUNNING):
             await self.store.data_tasks.update(
                 task.id,
-                status="failed",
+                status=JobStatus.FAILED,
                 finished_at=time.time(),
                 error=f"interrupted by a restart; {NOTHING_STORED}",
             )
@@ -63,10 +73,10 @@ class TaskRunner:
         await asyncio.gather(*running.values(), return_exceptions=True)
         for task_id in running:  # one cancelled before its first step never saw it
             row = await self.store.data_tasks.get(task_id)
-            if row is not None and row.status == "running":
+            if row is not None and row.status == JobStatus.RUNNING:
                 await self.store.data_tasks.update(
                     task_id,
-                    status="failed",
+                    status=JobStatus.FAILED,
                     finished_at=time.time(),
                     error=f"interrupted by a shutdown; {NOTHING_STORED}",
                 )
@@ -88,7 +98,7 @@ class TaskRunner:
         task = DataTaskRow(
             id=new_id(),
             kind=kind,
-            status="running",
+            status=JobStatus.RUNNING,
             dataset_id=dataset_id,
             dataset_name=name,
             params=params,
@@ -134,7 +144,7 @@ class TaskRunner:
         error: str | None = None,
     ) -> None:
         fields: dict[str, Any] = {
-            "status": "failed" if error else "succeeded",
+            "status": JobStatus.FAILED if error else JobStatus.SUCCEEDED,
             "error": error,
             "finished_at": time.time(),
             "progress": live.progress.to_dict(),
