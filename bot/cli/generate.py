@@ -1,17 +1,35 @@
-"""`trainbot generate`: sample text from a trained model folder."""
+"""`trainbot generate`: sample text from a trained model folder.
+
+The sampling options are `trainer.spec.GenerateParams`' fields (defaults, help and
+limits from there), so the CLI takes what HTTP and the room take.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
-DEFAULT_CAP = 1024
+from trainer.spec import GenerateParams
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+# Option types by parameter; `stop` repeats and `keywords` is comma-separated.
+NUMBER_TYPES: dict[str, type[int] | type[float]] = {
+    "max_tokens": int,
+    "temperature": float,
+    "top_p": float,
+    "top_k": int,
+    "repetition_penalty": float,
+    "seed": int,
+}
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add the subcommand."""
     parser = subparsers.add_parser(
         "generate",
@@ -22,40 +40,53 @@ def register(subparsers: Any) -> None:
         "model_dir", metavar="MODEL_DIR", help="a model folder (trainbot train --out)"
     )
     parser.add_argument("prompt", metavar="PROMPT", nargs="?", default="", help="text to continue")
-    parser.add_argument(
-        "--max-tokens", type=int, default=64, help="new tokens at most (default 64)"
-    )
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
-    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (default 0.95)")
-    parser.add_argument("--top-k", type=int, default=50, help="top-k sampling (default 50)")
-    parser.add_argument("--keywords", default="", help="comma-separated keywords to condition on")
-    parser.add_argument("--stop", action="append", default=[], help="cut at this text (repeatable)")
-    parser.add_argument("--seed", type=int, help="random seed for reproducible samples")
+    for name, limit in GenerateParams.limits().items():
+        flag = "--" + name.replace("_", "-")
+        if name == "stop":
+            parser.add_argument(flag, action="append", default=[], help=limit.help + " Repeatable.")
+        elif name == "keywords":
+            parser.add_argument(flag, default="", help=limit.help + " Comma-separated.")
+        else:
+            default = _default(name)
+            shown = "" if default is None else f" (default {default})"
+            parser.add_argument(
+                flag, type=NUMBER_TYPES[name], default=default, help=limit.help + shown
+            )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
 
 
+def _default(name: str) -> object:
+    return next(f.default for f in dataclasses.fields(GenerateParams) if f.name == name)
+
+
+def params_from(args: argparse.Namespace) -> GenerateParams:
+    """The parameters given on the command line (defaults for the others)."""
+    keywords = tuple(k.strip() for k in args.keywords.split(",") if k.strip())
+    numbers = {name: getattr(args, name) for name in NUMBER_TYPES}
+    return GenerateParams(**numbers, stop=tuple(args.stop), keywords=keywords)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate in this process: a one-shot command gains nothing from a worker."""
+    from bot.core.errors import Invalid
+    from bot.core.generation import check_params
     from trainer.spec import GenerationRequest
 
-    keywords = tuple(k.strip() for k in args.keywords.split(",") if k.strip())
-    request = GenerationRequest(
-        model_dir=args.model_dir,
-        prompt=args.prompt,
-        max_new_tokens=args.max_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        top_k=args.top_k,
-        seed=args.seed,
-        stop=tuple(args.stop),
-        keywords=keywords,
-    )
-    from trainer.generation_child import ModelCache, generate_text
+    params = params_from(args)
+    try:
+        # No `trainer.max_new_tokens` setting here: the declared limit is the cap, and
+        # the model's context window shortens the answer further.
+        check_params(params)
+    except Invalid as exc:
+        print(f"trainbot: {exc.message}", file=sys.stderr)
+        return 1
+    request = GenerationRequest(args.model_dir, args.prompt, params)
+    from trainer.workers.generation_child import ModelCache, generate_text
 
     began = time.perf_counter()
     try:
-        result = generate_text(ModelCache(1), request, DEFAULT_CAP)
+        result = generate_text(ModelCache(1), request)
     except (OSError, ValueError) as exc:
         print(f"trainbot: cannot generate: {exc}", file=sys.stderr)
         return 1

@@ -1,30 +1,51 @@
-"""Text generation with a named model or the default one; every answer is saved."""
+"""Text generation with a named model or the default one; every answer is saved.
+
+The parameters are `trainer.spec.GenerateParams` (declared once, with their limits);
+this service is the one place that checks them, `max_tokens` against the
+`trainer.max_new_tokens` setting included.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
+from dataclasses import dataclass
+from typing import Protocol
 
 from bot.core.errors import Invalid, TooMany, Unavailable
 from bot.core.models import ModelService
 from storage.predictions import PredictionRow
 from storage.registry import ModelRow
 from storage.store import Store
-from trainer.spec import GenerationRequest
+from trainer.spec import GenerateParams, GenerationRequest, GenerationResult, Limit
 
 
-@dataclass(frozen=True)
-class GenerateParams:
-    """What a caller may set; defaults suit a quick look at a tiny model."""
+class Completion(Protocol):
+    """What any generator answers: the text and what it cost."""
 
-    max_tokens: int = 64
-    temperature: float = 0.8
-    top_p: float = 0.95
-    top_k: int = 50
-    repetition_penalty: float = 1.1
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = field(default_factory=tuple)
+    @property
+    def text(self) -> str: ...
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+    @property
+    def latency_s(self) -> float: ...
+
+
+class Generator(Protocol):
+    """Generates with a local model folder: the generation worker process (`trainer`)."""
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        """The continuation; raises `GenerationError` when the worker fails."""
+        ...
+
+
+class RemoteGenerator(Protocol):
+    """Generates with a model hosted elsewhere (the OpenAI client, `bot.core.openai`)."""
+
+    async def generate(self, model: ModelRow, prompt: str, params: GenerateParams) -> Completion:
+        """The continuation by the remote `model`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -46,11 +67,11 @@ class GenerationService:
         self,
         store: Store,
         models: ModelService,
-        worker: Any,
+        worker: Generator,
         *,
         max_concurrent: int,
         max_new_tokens: int,
-        remote: Any = None,
+        remote: RemoteGenerator | None = None,
     ) -> None:
         self.store = store
         self.models = models
@@ -66,12 +87,7 @@ class GenerationService:
         """Generate a continuation of `prompt`; 429 when too many run at once."""
         if not prompt.strip() and not params.keywords:
             raise Invalid("give a prompt (or keywords) to continue")
-        if not 1 <= params.max_tokens <= self.max_new_tokens:
-            raise Invalid(f"max_tokens must be between 1 and {self.max_new_tokens}")
-        if not 0 <= params.temperature <= 5:
-            raise Invalid("temperature must be between 0 and 5")
-        if not 0 < params.top_p <= 1:
-            raise Invalid("top_p must be above 0 and at most 1")
+        check_params(params, self.max_new_tokens)
         chosen = await (self.models.resolve(model) if model else self.models.default())
         if self.in_flight >= self.max_concurrent:
             raise TooMany("too many generations at once; try again in a moment", retry_after=2)
@@ -83,7 +99,7 @@ class GenerationService:
         saved = await self.store.predictions.add(
             model_id=chosen.id,
             prompt=prompt,
-            params=_params_dict(params),
+            params=params.to_dict(),
             output=result.text,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
@@ -99,27 +115,15 @@ class GenerationService:
             saved,
         )
 
-    async def _run(self, model: ModelRow, prompt: str, params: GenerateParams) -> Any:
+    async def _run(self, model: ModelRow, prompt: str, params: GenerateParams) -> Completion:
         if model.backend != "local":
             if self.remote is None:
                 raise Invalid(f"{model.label} runs at OpenAI; configure [openai] to use it")
             return await self.remote.generate(model, prompt, params)
-        from trainer.generation import GenerationError
+        from trainer.workers.generation import GenerationError
 
-        request = GenerationRequest(
-            model_dir=model.path,
-            prompt=prompt,
-            max_new_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            top_k=params.top_k,
-            repetition_penalty=params.repetition_penalty,
-            seed=params.seed,
-            stop=tuple(params.stop),
-            keywords=tuple(params.keywords),
-        )
         try:
-            return await self.worker.generate(request)
+            return await self.worker.generate(GenerationRequest(model.path, prompt, params))
         except GenerationError as exc:
             raise Unavailable(f"generation failed: {exc}") from None
 
@@ -131,14 +135,25 @@ class GenerationService:
         return await self.store.predictions.find(model_id=model_id, limit=limit, before=before)
 
 
-def _params_dict(params: GenerateParams) -> dict[str, Any]:
-    return {
-        "max_tokens": params.max_tokens,
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "top_k": params.top_k,
-        "repetition_penalty": params.repetition_penalty,
-        "seed": params.seed,
-        "stop": list(params.stop),
-        "keywords": list(params.keywords),
-    }
+def check_params(params: GenerateParams, max_new_tokens: int | None = None) -> None:
+    """Refuse a parameter outside its declared `Limit`; `max_tokens` also above the cap."""
+    for name, limit in GenerateParams.limits().items():
+        value = getattr(params, name)
+        if name == "max_tokens" and limit.high is not None and max_new_tokens is not None:
+            limit = dataclasses.replace(limit, high=min(limit.high, max_new_tokens))
+        if isinstance(value, tuple):
+            if limit.high is not None and len(value) > limit.high:
+                raise Invalid(f"{name} takes at most {limit.high} values")
+        elif value is not None and not _within(value, limit):
+            raise Invalid(f"{name} must be {_range(limit)}")
+
+
+def _within(value: float, limit: Limit) -> bool:
+    above = limit.low is None or (value > limit.low if limit.low_open else value >= limit.low)
+    return above and (limit.high is None or value <= limit.high)
+
+
+def _range(limit: Limit) -> str:
+    if limit.low_open:
+        return f"above {limit.low} and at most {limit.high}"
+    return f"between {limit.low} and {limit.high}"

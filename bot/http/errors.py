@@ -21,7 +21,7 @@ class TooLarge(TrainbotError):
     code = "too_large"
 
 
-def error_body(code: str, message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+def error_body(code: str, message: str, details: object = None, **extra: str) -> dict[str, Any]:
     """The one error shape: {"error": {"code", "message", "details"?}}."""
     error: dict[str, Any] = {"code": code, "message": message, **extra}
     if details is not None:

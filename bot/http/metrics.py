@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.core.jobs.states import STATUSES
+from bot.core.types import JobStatus
 
 if TYPE_CHECKING:
     from bot.core.services import Services
@@ -62,12 +62,12 @@ class HttpMetrics:
         """Read the gauges from storage and the event bus, then the text exposition."""
         store = services.store
         counts = await store.jobs.count_by_status()
-        for state in STATUSES:
+        for state in JobStatus:
             self.jobs.labels(state).set(counts.get(state, 0))
-        self.queue_length.set(counts.get("queued", 0))
+        self.queue_length.set(counts.get(JobStatus.QUEUED, 0))
         # Finished jobs must disappear from the gauge, not linger at their last value.
         self.tokens_per_s.clear()
-        for job in await store.jobs.with_status("running"):
+        for job in await store.jobs.with_status(JobStatus.RUNNING):
             progress = await store.events.last(job.id, "progress")
             if progress and progress.data.get("tokens_per_s") is not None:
                 self.tokens_per_s.labels(job.id).set(float(progress.data["tokens_per_s"]))

@@ -6,11 +6,11 @@ import hmac
 import re
 import time
 import uuid
-from typing import Any
 
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 
 from bot.core.errors import TooMany, TrainbotError
@@ -20,18 +20,17 @@ from bot.http.state import CLIENT, ServerState, client_id
 from bot.logs import get_logger
 
 log = get_logger(__name__)
-Next = Any  # aiohttp's handler type; kept loose so middlewares stay readable
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def build_middlewares(state: ServerState) -> list[Any]:
+def build_middlewares(state: ServerState) -> list[Middleware]:
     """The middlewares in the order aiohttp applies them (first is outermost)."""
     return [_metrics(state), _errors(state), _auth(state)]
 
 
-def _metrics(state: ServerState) -> Any:
+def _metrics(state: ServerState) -> Middleware:
     @web.middleware
-    async def metrics(request: web.Request, handler: Next) -> web.StreamResponse:
+    async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         began = time.perf_counter()
         status = 500
         try:
@@ -48,9 +47,9 @@ def _metrics(state: ServerState) -> Any:
     return metrics
 
 
-def _errors(state: ServerState) -> Any:
+def _errors(state: ServerState) -> Middleware:
     @web.middleware
-    async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get("X-Request-Id", "")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -62,7 +61,7 @@ def _errors(state: ServerState) -> Any:
     return errors
 
 
-async def _translate(request: web.Request, handler: Next, request_id: str) -> web.StreamResponse:
+async def _translate(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -91,7 +90,11 @@ async def _translate(request: web.Request, handler: Next, request_id: str) -> we
 
 
 def _json_error(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: object = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     return web.json_response(error_body(code, message, details), status=status, headers=headers)
 
@@ -100,22 +103,21 @@ def _http_code(status: int) -> str:
     return {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
 
 
-def _loc(loc: Any) -> str:
+def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
-def _auth(state: ServerState) -> Any:
+def _auth(state: ServerState) -> Middleware:
     limit = int(state.settings.http.max_body_mb * 1024 * 1024)
 
     @web.middleware
-    async def auth(request: web.Request, handler: Next) -> web.StreamResponse:
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
         if route.resource is None:  # 404/405 from the router: nothing to protect
             response: web.StreamResponse = await handler(request)
             return response
-        declared = state.routes.get((request.method, route.resource.canonical))
         # Fail closed: a route added without a declaration still needs a token.
-        mode = declared.auth if declared else "token"
+        mode = state.auth.get((request.method, route.resource.canonical), "token")
         if mode == "token":
             request[CLIENT] = _bearer_client(state, request)
         # Refused before reading a byte (aiohttp's client_max_size covers chunked bodies).

@@ -10,19 +10,18 @@ import json
 import tomllib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.http.state import CLIENT
+from bot.http.state import CLIENT, Auth, ServerState
 
 if TYPE_CHECKING:
     from bot.core.services import Services
-    from bot.http.state import ServerState
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
-Auth = Literal["token", "hook", "none"]
+Model = TypeVar("Model", bound=BaseModel)
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 TOML_TYPE = "application/toml"
 
@@ -64,8 +63,8 @@ class Call:
     route: Route
     state: ServerState
     client: str
-    query: Any = None
-    body: Any = None
+    query: BaseModel | None = None
+    body: BaseModel | None = None
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name: (filename, data)
 
     @property
@@ -73,12 +72,26 @@ class Call:
         """The domain services."""
         return self.state.services
 
+    def body_as(self, model: type[Model]) -> Model:
+        """The validated body, as the route declared it."""
+        return _declared(self.body, model)
+
+    def query_as(self, model: type[Model]) -> Model:
+        """The validated query string, as the route declared it."""
+        return _declared(self.query, model)
+
     def param(self, name: str) -> str:
         """A path parameter."""
         return self.request.match_info[name]
 
 
-def json_response(data: Any, status: int = 200, **headers: str) -> web.Response:
+def _declared(value: BaseModel | None, model: type[Model]) -> Model:
+    if not isinstance(value, model):  # a handler asked for what its route does not declare
+        raise TypeError(f"expected {model.__name__}, got {type(value).__name__}")
+    return value
+
+
+def json_response(data: object, status: int = 200, **headers: str) -> web.Response:
     """A JSON answer from a pydantic model, a list of them, or plain data."""
     return web.Response(
         text=json.dumps(_plain(data), ensure_ascii=False),
@@ -88,7 +101,7 @@ def json_response(data: Any, status: int = 200, **headers: str) -> web.Response:
     )
 
 
-def _plain(data: Any) -> Any:
+def _plain(data: object) -> object:
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json")
     if isinstance(data, list):
@@ -101,10 +114,12 @@ def add_routes(app: web.Application, routes: Iterable[Route], state: ServerState
     for route in routes:
         resource = app.router.add_resource(route.path)
         resource.add_route(route.method, _adapter(route, state))
-        state.routes[(route.method, resource.canonical)] = route
+        state.auth[(route.method, resource.canonical)] = route.auth
 
 
-def _adapter(route: Route, state: ServerState) -> Callable[[web.Request], Awaitable[Any]]:
+def _adapter(
+    route: Route, state: ServerState
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         call = Call(request, route, state, client=request.get(CLIENT, ""))
         if route.query is not None:

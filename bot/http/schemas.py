@@ -6,14 +6,20 @@ form fields arrive as text, so there "5" is a number, but unknown names are refu
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+
+from bot.core.types import JobStatus
+from trainer.spec import GenerateParams, Limit
 
 DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
 SQLITE_MAX_INT = 2**63 - 1  # larger numbers cannot even be compared in a query
-JobStatus = Literal[
-    "queued", "validating_files", "running", "paused", "succeeded", "failed", "cancelled"
+# Inline in the schema (a query parameter cannot point at a shared component).
+StatusParam = Annotated[
+    JobStatus, WithJsonSchema({"enum": [s.value for s in JobStatus], "type": "string"})
 ]
 
 
@@ -63,7 +69,7 @@ class JobCreate(Body):
 class JobQuery(Query):
     """Filter and page the job list (newest first)."""
 
-    status: JobStatus | None = Field(None, description="Only jobs in this state.")
+    status: StatusParam | None = Field(None, description="Only jobs in this state.")
     limit: int = Field(20, ge=1, le=200, description="Page size.")
     after: str | None = Field(None, max_length=64, description="Id of the previous page's last.")
 
@@ -75,19 +81,44 @@ class EventQuery(Query):
     limit: int = Field(100, ge=1, le=1000, description="Page size.")
 
 
-class GenerateBody(Body):
-    """Continue a prompt with a model (the default one when `model` is absent)."""
+class GenerateFields(Body):
+    """What `/v1/generate` takes besides the sampling parameters (added from GenerateParams)."""
 
     prompt: str = Field("", max_length=20_000, description="Text to continue.")
     model: str | None = Field(None, max_length=200, description="Model id, name or name@vN.")
-    max_tokens: int = Field(64, ge=1, le=4096, description="New tokens at most.")
-    temperature: float = Field(0.8, ge=0, le=5, description="0 is greedy.")
-    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
-    top_k: int = Field(50, ge=0, le=1000, description="Sample among the k likeliest (0: all).")
-    repetition_penalty: float = Field(1.1, gt=0, le=10, description="Above 1 repeats less.")
-    keywords: list[str] = Field(default_factory=list, max_length=32, description="Topic words.")
-    stop: list[str] = Field(default_factory=list, max_length=8, description="Stop strings.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Fixed seed: repeatable.")
+
+    def params(self) -> GenerateParams:
+        """The sampling parameters as the generation service takes them."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in GenerateParams.limits()}
+        frozen: dict[str, Any] = {  # the dataclass is frozen all the way: tuples, not lists
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in values.items()
+        }
+        return GenerateParams(**frozen)
+
+
+def _param_field(param: dataclasses.Field[object], annotation: object) -> tuple[Any, Any]:
+    """A GenerateParams field as a body field: same name, default, bounds and description."""
+    limit: Limit = param.metadata["limit"]
+    if isinstance(param.default, tuple):  # a list of strings; the limit counts its items
+        count = int(limit.high) if limit.high is not None else None
+        return list[str], Field(default_factory=list, max_length=count, description=limit.help)
+    ge, gt = (None, limit.low) if limit.low_open else (limit.low, None)
+    return annotation, Field(param.default, ge=ge, gt=gt, le=limit.high, description=limit.help)
+
+
+# dict[str, Any]: create_model's keyword arguments are field definitions of any type.
+_PARAM_FIELDS: dict[str, Any] = {
+    f.name: _param_field(f, typing.get_type_hints(GenerateParams)[f.name])
+    for f in dataclasses.fields(GenerateParams)
+}
+GenerateBody = create_model(
+    "GenerateBody",
+    __base__=GenerateFields,
+    __module__=__name__,
+    __doc__="Continue a prompt with a model (the default one when `model` is absent).",
+    **_PARAM_FIELDS,
+)
 
 
 class PredictionQuery(Query):

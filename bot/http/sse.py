@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.core.jobs.states import FINAL
+from bot.core.types import FINAL
 from storage.jobs import EventRow, JobRow
 
 if TYPE_CHECKING:

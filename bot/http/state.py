@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Literal
 
 from aiohttp import web
 
@@ -13,21 +13,19 @@ from bot.core.services import Services
 from bot.http.metrics import HttpMetrics
 from bot.settings import HookSettings, Settings
 
-if TYPE_CHECKING:
-    from bot.http.routing import Route
-
 KEEPALIVE_S = 15.0
 CLIENT = web.RequestKey("trainbot_client", str)  # who is calling, set by the auth middleware
+Auth = Literal["token", "hook", "none"]  # how a route checks its caller
 
 
 @dataclass
 class ServerState:
-    """Services, settings, metrics, the route table and the open streams."""
+    """Services, settings, metrics, each route's auth mode and the open streams."""
 
     services: Services
     settings: Settings
     metrics: HttpMetrics = field(default_factory=HttpMetrics)
-    routes: dict[tuple[str, str], Route] = field(default_factory=dict)  # (method, path)
+    auth: dict[tuple[str, str], Auth] = field(default_factory=dict)  # (method, path): mode
     openapi: dict[str, object] = field(default_factory=dict)
     keepalive_s: float = KEEPALIVE_S
     # Long-lived responses (SSE, archives) are cancelled at shutdown instead of awaited.

@@ -17,7 +17,7 @@ class ErrorInfo(BaseModel):
 
     code: str
     message: str
-    details: Any = None
+    details: object = None
     request_id: str | None = None
 
 

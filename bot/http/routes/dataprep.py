@@ -128,7 +128,7 @@ class TaskList(BaseModel):
 
 async def optimize_dataset(call: Call) -> web.StreamResponse:
     """Estimate cleaning a dataset version, or start it into a new version (202)."""
-    body: OptimizeBody = call.body
+    body = call.body_as(OptimizeBody)
     dataprep = call.services.dataprep
     ref = call.param("id")
     if not body.confirm:
@@ -140,7 +140,7 @@ async def optimize_dataset(call: Call) -> web.StreamResponse:
 
 async def generate_dataset(call: Call) -> web.StreamResponse:
     """Estimate generating a dataset from a template, or start it (202)."""
-    body: GenerateBody = call.body
+    body = call.body_as(GenerateBody)
     dataprep = call.services.dataprep
     dataprep.check_available()
     spec = make_spec(body.template, body.variables, body.prompt, body.max_tokens, body.temperature)
@@ -157,7 +157,7 @@ def _started(task: DataTaskRow) -> PrepOut:
 
 async def list_tasks(call: Call) -> web.StreamResponse:
     """Data tasks, newest first."""
-    q: TaskQuery = call.query
+    q = call.query_as(TaskQuery)
     rows = await call.services.dataprep.find(q.limit)
     return json_response(TaskList(tasks=[TaskOut.of(row) for row in rows]))
 

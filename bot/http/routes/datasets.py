@@ -29,7 +29,7 @@ async def upload_dataset(call: Call) -> web.StreamResponse:
             created_by=call.client,
         )
     else:
-        body: DatasetRecords = call.body
+        body = call.body_as(DatasetRecords)
         upload = await datasets.upload_records(
             body.name,
             body.records,

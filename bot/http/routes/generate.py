@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.core.generation import GenerateParams
 from bot.http.routing import Call, Route, json_response
-from bot.http.schemas import GenerateBody, PredictionQuery
+from bot.http.schemas import GenerateBody, GenerateFields, PredictionQuery
 from bot.http.views import PredictionList, PredictionOut
 
 
@@ -31,19 +30,9 @@ class GenerateOut(BaseModel):
 
 async def generate(call: Call) -> web.StreamResponse:
     """Continue a prompt; 429 with Retry-After when too many generations run."""
-    body: GenerateBody = call.body
-    params = GenerateParams(
-        max_tokens=body.max_tokens,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-        repetition_penalty=body.repetition_penalty,
-        seed=body.seed,
-        stop=tuple(body.stop),
-        keywords=tuple(body.keywords),
-    )
+    body = call.body_as(GenerateFields)
     result = await call.services.generation.generate(
-        body.prompt, model=body.model, params=params, requested_by=call.client
+        body.prompt, model=body.model, params=body.params(), requested_by=call.client
     )
     call.state.metrics.generation_seconds.observe(result.latency_s)
     out = GenerateOut(
@@ -59,7 +48,7 @@ async def generate(call: Call) -> web.StreamResponse:
 
 async def list_predictions(call: Call) -> web.StreamResponse:
     """Saved generations, newest first, paged with `before`."""
-    q: PredictionQuery = call.query
+    q = call.query_as(PredictionQuery)
     rows = await call.services.generation.predictions(q.model, limit=q.limit, before=q.before)
     next_before = rows[-1].id if len(rows) == q.limit else None
     return json_response(

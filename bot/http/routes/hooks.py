@@ -67,7 +67,7 @@ async def call_hook(call: Call) -> web.StreamResponse:
     """Run a hook: train on posted data (or a dataset), or queue a notice for its room."""
     hook = call.state.hook(call.param("name"))
     assert hook is not None  # verify_hook let the request in
-    body: HookBody = call.body
+    body = call.body_as(HookBody)
     if hook.kind == "notify":
         out = await _notify(call, hook, body)
     else:

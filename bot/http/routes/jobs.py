@@ -17,7 +17,7 @@ LAST_EVENT_HELP = "SSE: resume after this event id (as browsers send it on recon
 
 async def create_job(call: Call) -> web.StreamResponse:
     """Queue a training job; 201 when created, 200 when an Idempotency-Key replays one."""
-    body: JobCreate = call.body
+    body = call.body_as(JobCreate)
     request = JobRequest(
         dataset=body.dataset,
         base=body.base,
@@ -40,7 +40,7 @@ async def create_job(call: Call) -> web.StreamResponse:
 
 async def list_jobs(call: Call) -> web.StreamResponse:
     """Jobs, newest first, optionally by status, paged with `after`."""
-    q: JobQuery = call.query
+    q = call.query_as(JobQuery)
     rows = await call.services.jobs.find(status=q.status, limit=q.limit, after=q.after)
     next_after = rows[-1].id if len(rows) == q.limit else None
     return json_response(JobList(jobs=[JobOut.of(r) for r in rows], next_after=next_after))
@@ -74,7 +74,7 @@ async def delete_job(call: Call) -> web.StreamResponse:
 async def job_events(call: Call) -> web.StreamResponse:
     """A page of events, or with Accept: text/event-stream a live stream to the end."""
     job = await call.services.jobs.get(call.param("id"))
-    q: EventQuery = call.query
+    q = call.query_as(EventQuery)
     if wants_stream(call.request):
         return await stream_events(call, job, q.after)
     rows = await call.services.store.events.find(job.id, after=q.after, limit=q.limit)

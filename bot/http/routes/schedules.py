@@ -105,7 +105,7 @@ async def list_schedules(call: Call) -> web.StreamResponse:
 
 async def schedule_decisions(call: Call) -> web.StreamResponse:
     """The newest decisions about one model, newest first."""
-    q: DecisionQuery = call.query
+    q = call.query_as(DecisionQuery)
     rows = await call.services.schedules.history(call.param("model"), q.limit)
     return json_response(DecisionList(decisions=[DecisionOut.of(r) for r in rows]))
 

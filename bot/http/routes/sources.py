@@ -96,7 +96,7 @@ class SourceQuery(BaseModel):
 
 async def list_sources(call: Call) -> web.StreamResponse:
     """Every source with its schedule and newest fetches."""
-    q: SourceQuery = call.query
+    q = call.query_as(SourceQuery)
     found = await call.services.sources.status(q.fetches)
     return json_response(SourceList(sources=[SourceOut.of(s) for s in found]))
 
