@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.core.openai.client import OpenAIBackend
+    from bot.core.dataprep.chat import ChatModel
     from bot.settings import ScheduleSettings
     from storage.datasets import DatasetRow
     from storage.registry import ModelRow
@@ -158,9 +158,7 @@ def _pct(worse: float) -> str:
     return f"{worse:.1f}% worse" if worse >= 0 else f"{-worse:.1f}% better"
 
 
-async def decide_llm(
-    s: Situation, openai: OpenAIBackend | None, samples: Sequence[str]
-) -> Decision:
+async def decide_llm(s: Situation, openai: ChatModel | None, samples: Sequence[str]) -> Decision:
     """The chat model decides from the metrics and the data change; new_data without a key."""
     if openai is None:
         fallback = decide_new_data(s)

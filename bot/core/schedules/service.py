@@ -7,12 +7,11 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.core.errors import NotFound, TrainbotError
-from bot.core.jobs.service import JobRequest
-from bot.core.jobs.states import ACTIVE
-from bot.core.schedules.inputs import EvalWorker, unseen_examples
+from bot.core.jobs.request import JobRequest
+from bot.core.schedules.inputs import unseen_examples
 from bot.core.schedules.policies import (
     Decision,
     Situation,
@@ -21,17 +20,20 @@ from bot.core.schedules.policies import (
     decide_metric,
     decide_new_data,
 )
+from bot.core.types import ACTIVE
 from bot.logs import get_logger
 from storage.schedules import DecisionRow
+from trainer.workers.eval import EvalWorker
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
+    from bot.core.dataprep.chat import ChatModel
     from bot.core.datasets import DatasetService
     from bot.core.jobs.service import JobService
     from bot.core.models import ModelService
     from bot.core.notifications import NotificationOutbox
-    from bot.core.openai.client import OpenAIBackend
     from bot.settings import ScheduleSettings
     from storage.registry import ModelRow
     from storage.store import Store
@@ -64,7 +66,7 @@ class ScheduleService:
         jobs: JobService,
         notifications: NotificationOutbox,
         schedules: list[ScheduleSettings],
-        openai: OpenAIBackend | None,
+        openai: ChatModel | None,
     ) -> None:
         self.store = store
         self.datasets = datasets
@@ -75,7 +77,7 @@ class ScheduleService:
         self.openai = openai
         self._locks = {s.model: asyncio.Lock() for s in schedules}
         self._scheduler: AsyncIOScheduler | None = None
-        self._running: set[asyncio.Task[Any]] = set()
+        self._running: set[asyncio.Task[None]] = set()
         self._eval = EvalWorker()
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
@@ -85,7 +87,7 @@ class ScheduleService:
 
         self._scheduler = scheduler
         for s in self.schedules:
-            trigger: Any
+            trigger: BaseTrigger
             if s.cron is not None:
                 trigger = CronTrigger.from_crontab(s.cron, timezone=scheduler.timezone)
             else:

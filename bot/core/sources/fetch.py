@@ -10,13 +10,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from bot.core.sources.selector import SelectError, json_kind, select_items
-from bot.settings import SourceSettings
 from trainer.data.detect import CSV_SUFFIXES
 from trainer.data.readers import (
     csv_table,
@@ -26,6 +25,9 @@ from trainer.data.readers import (
     jsonl_rows,
     paragraph_rows,
 )
+
+if TYPE_CHECKING:
+    from bot.settings import SourceSettings
 
 MAX_ANSWER_BYTES = 50 << 20
 
@@ -40,7 +42,7 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-async def download(session: aiohttp.ClientSession, source: SourceSettings) -> Any:
+async def download(session: aiohttp.ClientSession, source: SourceSettings) -> object:
     """The parsed JSON answer of the source's endpoint."""
     headers = dict(source.headers)
     # Secret values go on the wire and nowhere else (never into a message or a log).
@@ -84,7 +86,7 @@ async def _read_capped(response: aiohttp.ClientResponse, url: str) -> bytes:
     return b"".join(chunks)
 
 
-def pick_records(answer: Any, select: str) -> tuple[list[dict[str, Any]], int]:
+def pick_records(answer: object, select: str) -> tuple[list[dict[str, Any]], int]:
     """Records from the selected items, and how many blank strings were left out.
 
     A string becomes `{"text": …}`; an object is a record as it is (prompt/completion,
@@ -112,7 +114,7 @@ def pick_records(answer: Any, select: str) -> tuple[list[dict[str, Any]], int]:
     return records, blank
 
 
-def record_hash(record: Any) -> str:
+def record_hash(record: object) -> str:
     """The content hash two equal records share, whatever their key order."""
     canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

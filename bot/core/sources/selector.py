@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 SEGMENT = re.compile(r"^(?P<key>[^.\[\]]*)(?P<each>(?:\[\*\])*)$")
 EACH = "[*]"
@@ -53,7 +52,7 @@ def parse_select(select: str) -> list[Step]:
     return steps
 
 
-def select_items(answer: Any, select: str) -> list[Any]:
+def select_items(answer: object, select: str) -> list[object]:
     """The items `select` picks out of a parsed JSON answer."""
     steps = parse_select(select)
     if not steps:
@@ -73,7 +72,7 @@ def select_items(answer: Any, select: str) -> list[Any]:
     return _walk(answer, steps, "", label)
 
 
-def _walk(value: Any, steps: list[Step], where: str, label: str) -> list[Any]:
+def _walk(value: object, steps: list[Step], where: str, label: str) -> list[object]:
     """Every value the remaining steps reach from `value` (found at `where`)."""
     if not steps:
         return [value]
@@ -82,7 +81,7 @@ def _walk(value: Any, steps: list[Step], where: str, label: str) -> list[Any]:
         if not isinstance(value, list):
             at = where or "the top level"
             raise SelectError(f"select {label}: expected a list at {at}, got {json_kind(value)}")
-        found: list[Any] = []
+        found: list[object] = []
         for index, element in enumerate(value):
             found.extend(_walk(element, rest, f"{where}[{index}]", label))
         return found
@@ -105,7 +104,7 @@ def _path(steps: list[Step]) -> str:
     return text
 
 
-def json_kind(value: Any) -> str:
+def json_kind(value: object) -> str:
     """`an object`, `a string`, … as people who write JSON say it."""
     if value is None:
         return "null"

@@ -22,6 +22,7 @@ from storage.sources import SourceFetchRow
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
     from bot.core.datasets import DatasetService
     from bot.core.notifications import NotificationOutbox
@@ -246,7 +247,7 @@ class SourceService:
         job = self._scheduler.get_job(job_id(name)) if self._scheduler else None
         return job.next_run_time if job is not None else None
 
-    def _trigger(self, source: SourceSettings, scheduler: AsyncIOScheduler) -> Any:
+    def _trigger(self, source: SourceSettings, scheduler: AsyncIOScheduler) -> BaseTrigger:
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
