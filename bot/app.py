@@ -98,9 +98,9 @@ class App:
             self.http = HttpServer(self.services, s)
             await self.http.start()
         if s.matrix.enabled:
-            from bot.matrix.bot import MatrixBot
+            from bot.room.face import RoomFace
 
-            self.matrix = MatrixBot(self.services, s)
+            self.matrix = RoomFace(self.services, s)
             await self.matrix.start()
         log.info(
             "trainbot started",

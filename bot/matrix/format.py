@@ -27,9 +27,28 @@ class Formatted:
         return Formatted(self.plain + other.plain, self.html + other.html)
 
 
+def escape(value: str, *, breaks: bool = True) -> str:
+    """Text made safe inside HTML (quotes too); with `breaks`, line breaks become `<br>`.
+
+    The one HTML-escaping helper of the room face.
+    """
+    escaped = html.escape(value)
+    return escaped.replace("\n", "<br>") if breaks else escaped
+
+
 def text(value: str) -> Formatted:
     """Untrusted text (user input, file names) made safe for both bodies."""
-    return Formatted(value, html.escape(value).replace("\n", "<br>"))
+    return Formatted(value, escape(value))
+
+
+def bold(value: str) -> Formatted:
+    """Untrusted text shown in bold (e.g. what the model wrote)."""
+    return Formatted(value, f"<b>{escape(value)}</b>")
+
+
+def pre(value: str) -> Formatted:
+    """Preformatted text (a statistics block) kept as it is in both bodies."""
+    return Formatted(value, f"<pre>{escape(value, breaks=False)}</pre>")
 
 
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -44,7 +63,7 @@ def markdown(value: str) -> Formatted:
 
     The text is HTML-escaped first, so no markup in it reaches the HTML body.
     """
-    rendered = html.escape(value.replace("\x00", ""))  # quotes too: safe inside href="…"
+    rendered = escape(value.replace("\x00", ""), breaks=False)  # quotes too: safe inside href="…"
     codes: list[str] = []
 
     def keep_code(match: re.Match[str]) -> str:
@@ -68,9 +87,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Formatted
         return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
 
     plain = "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{escape(h, breaks=False)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in cells
+        "<tr>" + "".join(f"<td>{escape(cell, breaks=False)}</td>" for cell in row) + "</tr>"
+        for row in cells
     )
     return Formatted(
         plain.rstrip(), f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

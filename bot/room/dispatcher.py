@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+
+from structlog.stdlib import BoundLogger
 
 from bot.core.errors import TrainbotError
 from bot.core.services import Services
@@ -16,22 +17,29 @@ from bot.logs import get_logger
 from bot.matrix import format as fmt
 from bot.matrix.rooms import is_allowed
 from bot.matrix.types import IncomingMessage
-from bot.room.commands.base import Command, CommandContext, Reply, UsageError
+from bot.room.commands.base import ACK_REACTION, Command, CommandContext, Reply, UsageError
+from bot.room.follow import Follow
+from bot.room.ports import Room
 from bot.settings import Settings
 
 log = get_logger(__name__)
-ACK_REACTION = "⏳"
 
 
 class Dispatcher:
     """Runs commands from room messages and sends the replies through the room face."""
 
     def __init__(
-        self, services: Services, settings: Settings, room: Any, commands: Sequence[Command]
+        self,
+        services: Services,
+        settings: Settings,
+        room: Room,
+        follow: Follow,
+        commands: Sequence[Command],
     ) -> None:
         self.services = services
         self.settings = settings
         self.room = room
+        self.follow = follow
         self.commands = {c.name: c for c in commands}
         self.ordered = tuple(commands)
         m = settings.matrix
@@ -80,24 +88,26 @@ class Dispatcher:
         await self._send(message, await self._run(command, rest, message, bound))
 
     async def _run(
-        self, command: Command, rest: str, message: IncomingMessage, bound: Any
+        self, command: Command, rest: str, message: IncomingMessage, bound: BoundLogger
     ) -> Reply:
         is_admin = is_allowed(message.sender, self.admins)
         if command.level == "admin" and not is_admin:
             return Reply.notice(f"Sorry, only admins may use {self.prefix}{command.name}.")
         ctx = CommandContext(
-            self.services, self.settings, message, is_admin, self.room, self.ordered
+            self.services, self.settings, message, is_admin, self.room, self.follow, self.ordered
         )
+        target = command  # the subcommand once the line names one: its usage is the help
         try:
-            args = command.parse(rest)
-            if command.slow:
+            target, words = command.route(rest)
+            args = target.parse(words)
+            assert target.handler is not None  # `route` only ends at a handler
+            if command.slow or target.slow:
                 self.room.react(message.room_id, message.event_id, ACK_REACTION)
-            reply = await command.handler(ctx, args)
+            reply = await target.handler(ctx, args)
         except UsageError as exc:
-            usage = command.usage_line(self.prefix)
-            return Reply.notice(
-                f"{exc.message}\nUsage: {usage}\nExample: {self.prefix}{command.example}"
-            )
+            usage = target.usage_line(self.prefix)
+            example = (target if target.example else command).example_line(self.prefix)
+            return Reply.notice(f"{exc.message}\nUsage: {usage}\nExample: {example}")
         except TrainbotError as exc:
             return Reply.notice(exc.message)
         except Exception:

@@ -1,15 +1,26 @@
-"""Text shared by replies and progress messages: bars, durations, tables."""
+"""What people read in the room: progress lines, final notices, tables, units.
+
+Every sentence the room face writes about jobs and data tasks lives here; commands and
+`bot.room.follow` only choose which one to show. Text that names a command takes the
+configured prefix (`matrix.command_prefix`), never a hard-coded `!`.
+"""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from bot.core.dataprep.estimate import dollars
+from bot.core.dataprep.progress import Progress
 from bot.matrix.format import Formatted, table
+from storage.data_tasks import DataTaskRow
 from storage.datasets import DatasetRow
 from storage.jobs import JobRow
 from storage.registry import ModelRow
+
+LISTED = 10  # invalid answers named in a task's final notice; the rest are counted
 
 
 def duration(seconds: float | None) -> str:
@@ -59,6 +70,100 @@ def progress_line(job: JobRow, progress: dict[str, Any] | None) -> str:
     return " · ".join(parts)
 
 
+def job_final_text(job: JobRow, prefix: str) -> str:
+    """The notice for a finished job: metrics on success, the reason otherwise."""
+    if job.status == "succeeded":
+        r = job.result or {}
+        facts = _job_facts(r)
+        detail = f" {', '.join(facts)}." if facts else ""
+        return (
+            f"✅ Job {job.id} succeeded: {r.get('model')} is ready.{detail} "
+            f"Try it: {prefix}generate model={r.get('model')} <prompt>"
+        )
+    if job.status == "cancelled":
+        return f"⏹ Job {job.id} ({job.name}) was cancelled."
+    return f"❌ Job {job.id} ({job.name}) failed: {job.error or 'unknown error'}"
+
+
+def _job_facts(r: dict[str, Any]) -> list[str]:
+    facts = []  # only what this backend measured: a remote job has no local eval
+    if isinstance(r.get("eval_loss"), int | float):
+        facts.append(f"eval loss {r['eval_loss']:.3f}")
+    before, after = r.get("initial_perplexity"), r.get("perplexity")
+    if isinstance(before, int | float) and isinstance(after, int | float):
+        facts.append(f"perplexity {before:.1f} → {after:.1f}")
+    if r.get("tokens_seen"):
+        facts.append(f"{r['tokens_seen']} tokens at {rate(r.get('tokens_per_s'))}")
+    if r.get("duration_s"):
+        facts.append(f"took {duration(r['duration_s'])}")
+    return facts
+
+
+def loss_curve_title(job: JobRow) -> str:
+    """The title of the loss-curve image posted when a job succeeds."""
+    return f"{job.name} · job {job.id}"
+
+
+def task_what(task: DataTaskRow) -> str:
+    """`cleaning ds@v1` or `generating stories`."""
+    if task.kind == "optimize":
+        return f"cleaning {task.params.get('source', task.dataset_name)}"
+    return f"generating {task.dataset_name}"
+
+
+def task_progress_line(task: DataTaskRow, progress: Progress) -> str:
+    """The room's progress message: `🧹 cleaning ds@v1 (task x): 12/40, 1 invalid`."""
+    icon = {"succeeded": "✅", "failed": "❌"}.get(task.status, "⏳")
+    invalid = "kept the original" if task.kind == "optimize" else "left out"
+    line = f"{icon} {task_what(task)} (task {task.id}): {progress.done}/{progress.total} done"
+    if progress.invalid:
+        line += f", {progress.invalid} {invalid}"
+    if task.status == "succeeded":
+        line += f" → {task.result_label}"
+    elif task.status == "failed":
+        line += " — failed"
+    return line
+
+
+def task_final_text(task: DataTaskRow) -> str:
+    """The notice when a task ends: the new version and every invalid answer, or why not."""
+    if task.status != "succeeded":
+        return f"❌ Task {task.id} ({task_what(task)}) failed: {task.error or 'unknown error'}"
+    report = task.report
+    if task.kind == "optimize":
+        head = (
+            f"✅ Task {task.id}: cleaned {task.params.get('source')} into {task.result_label} "
+            f"({report.get('stored')} records, {report.get('changed', 0)} changed)."
+        )
+        problem = "answers failed validation; those records kept the original"
+    else:
+        head = (
+            f"✅ Task {task.id}: generated {task.result_label} "
+            f"({report.get('stored')} prompt/completion pairs)."
+        )
+        problem = "combinations were left out"
+    lines = [head + _task_usage(report)]
+    invalid: list[dict[str, Any]] = report.get("invalid", [])
+    if invalid:
+        lines.append(f"{len(invalid)} {problem}:")
+        lines += [f"- {item['where']}: {item['reason']}" for item in invalid[:LISTED]]
+        if len(invalid) > LISTED:
+            lines.append(f"… and {len(invalid) - LISTED} more (GET /v1/tasks/{task.id})")
+    if report.get("left_out"):
+        lines.append(f"{report['left_out']} rows the original version skipped are left out.")
+    return "\n".join(lines)
+
+
+def _task_usage(report: dict[str, Any]) -> str:
+    usage = report.get("usage") or {}
+    if not usage:
+        return ""
+    return (
+        f" Used {usage.get('input_tokens', 0):,} input and {usage.get('output_tokens', 0):,} "
+        f"output tokens ({dollars(float(usage.get('cost_usd', 0.0)))})."
+    )
+
+
 def jobs_table(jobs: Sequence[JobRow]) -> Formatted:
     """Jobs as a table readable in HTML and plain text."""
     rows = [(j.id, j.name, j.status, j.requested_by or "-", _age(j.created_at)) for j in jobs]
@@ -99,6 +204,4 @@ def _size(size: int) -> str:
 
 
 def _age(created_at: float) -> str:
-    import time
-
     return duration(time.time() - created_at) + " ago"

@@ -59,7 +59,7 @@ async def test_help_is_answered_and_decrypted_by_the_person(
         # A loss curve posted here is encrypted too: the media repository holds ciphertext.
         png = render_loss_curve("curve", [])[0]
         assert app.matrix is not None
-        await app.matrix.send_image(room.room_id, png, "loss.png", width=8, height=6)
+        await app.matrix.room.send_image(room.room_id, png, "loss.png", width=8, height=6)
         image = await room.wait(lambda e: e.get("content", {}).get("body") == "loss.png")
         assert "url" not in image["content"]
         encrypted = image["content"]["file"]

@@ -1,68 +1,32 @@
 """How a command is declared, parsed and answered (the maubot shape, without its globals).
 
 A command is a small async function wrapped by `@command(...)`, which returns an
-immutable `Command` holding the name, usage, help, example, permission level and the
-`key=value` options it accepts. `!help` is generated from the same declarations.
+immutable `Command` holding its name, help, example, permission level, its positional
+`Arg`s, its `key=value` `Option`s and its subcommands. The usage line, `!help` and the
+README's command table are all rendered from these declarations.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
-from bot.core.errors import Invalid
 from bot.matrix.format import Formatted, text
+from bot.room.commands.args import Arg, Args, Option, UsageError, read_args, split_line
 
 if TYPE_CHECKING:
     from bot.core.services import Services
     from bot.matrix.types import IncomingMessage
+    from bot.room.follow import Follow
+    from bot.room.ports import Room
     from bot.settings import Settings
 
+__all__ = ["Arg", "Args", "Command", "CommandContext", "Option", "Reply", "UsageError"]
+
 Level = Literal["user", "admin"]
-OPTION = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.DOTALL)
-ANY_KEY = "*"
-
-
-class UsageError(Invalid):
-    """Arguments did not fit the command; the dispatcher answers with the usage line."""
-
-
-@dataclass(frozen=True)
-class Args:
-    """Positional words and `key=value` options of one command line."""
-
-    words: tuple[str, ...]
-    options: dict[str, str]
-
-    def word(self, index: int, what: str) -> str:
-        """A required positional word."""
-        if index >= len(self.words):
-            raise UsageError(f"missing {what}")
-        return self.words[index]
-
-    def rest(self, start: int = 0) -> str:
-        """The words from `start` on, joined with spaces (e.g. a prompt)."""
-        return " ".join(self.words[start:])
-
-    def number(self, key: str, kind: type[int] | type[float], default: Any = None) -> Any:
-        """An option converted to int or float, with a readable error."""
-        if key not in self.options:
-            return default
-        try:
-            return kind(self.options[key])
-        except ValueError:
-            noun = "an integer" if kind is int else "a number"
-            raise UsageError(f"{key} must be {noun}, got {self.options[key]!r}") from None
-
-    def flag(self, key: str) -> bool:
-        """A yes/no option (`skip_invalid=true`) or a bare word (`confirm`)."""
-        value = self.options.get(key, "")
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        return key in self.words
+PREFIX = "{prefix}"  # stands for `matrix.command_prefix` in help texts
+ACK_REACTION = "⏳"  # on a slow command's message: seen, working on it
 
 
 @dataclass
@@ -86,7 +50,8 @@ class CommandContext:
     settings: Settings
     message: IncomingMessage
     is_admin: bool
-    room: Any  # the Matrix face: download(), typing(), fetch_event()
+    room: Room
+    follow: Follow
     commands: Sequence[Command] = field(default_factory=tuple)
 
     @property
@@ -94,68 +59,128 @@ class CommandContext:
         """The Matrix user who sent the command."""
         return self.message.sender
 
+    @property
+    def prefix(self) -> str:
+        """The configured command prefix (`!` unless `matrix.command_prefix` says else)."""
+        return self.settings.matrix.command_prefix
+
 
 Handler = Callable[[CommandContext, Args], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
 class Command:
-    """A declared command; call `parse` then `handler`."""
+    """A declared command or subcommand; `route` and `parse` a line, then call `handler`."""
 
     name: str
-    usage: str
     help: str
     example: str
-    handler: Handler
+    handler: Handler | None  # None: a subcommand must be given
     level: Level = "user"
-    keys: tuple[str, ...] = ()
-    min_words: int = 0
+    args: tuple[Arg, ...] = ()
+    options: tuple[Option, ...] = ()
+    extra: str = ""  # other `key=value` pairs are accepted too; the usage shows this
+    subcommands: tuple[Command, ...] = ()
     slow: bool = False  # acknowledged with a reaction before it runs
+    path: str = ""  # `dataset add` for a subcommand; the name otherwise
 
-    def parse(self, line: str) -> Args:
-        """Split shell-style; `key=value` for declared keys, everything else positional."""
-        try:
-            tokens = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot read the arguments: {exc}") from None
-        words: list[str] = []
-        options: dict[str, str] = {}
-        for token in tokens:
-            match = OPTION.match(token)
-            if match and (match["key"] in self.keys or ANY_KEY in self.keys):
-                options[match["key"]] = match["value"]
-            elif match and self.keys:
-                raise UsageError(f"unknown option {match['key']!r} (known: {', '.join(self.keys)})")
-            else:
-                words.append(token)
-        if len(words) < self.min_words:
-            raise UsageError("missing arguments")
-        return Args(tuple(words), options)
+    @property
+    def usage(self) -> str:
+        """The arguments part of the usage line, rendered from the declaration."""
+        if self.subcommands:
+            choices = " | ".join(f"{sub.name} {sub.usage}".rstrip() for sub in self.subcommands)
+            return f"[{choices}]" if self.handler else choices
+        parts = [arg.usage() for arg in self.args if not arg.rest]
+        parts += [option.usage() for option in self.options if option.required]
+        parts += [self.extra] if self.extra else []
+        parts += _listed([o for o in self.options if not o.required and not o.bare])
+        parts += [option.usage() for option in self.options if option.bare]
+        parts += [arg.usage() for arg in self.args if arg.rest]
+        return " ".join(parts)
 
     def usage_line(self, prefix: str) -> str:
         """`!train <dataset> [epochs=N] …`."""
-        return f"{prefix}{self.name} {self.usage}".rstrip()
+        return f"{prefix}{self.path or self.name} {self.usage}".rstrip()
+
+    def help_text(self, prefix: str) -> str:
+        """The help sentence with the configured prefix."""
+        return self.help.replace(PREFIX, prefix)
+
+    def route(self, line: str | Sequence[str]) -> tuple[Command, Sequence[str]]:
+        """The (sub)command a line is for, and the words left for it."""
+        tokens = split_line(line) if isinstance(line, str) else line
+        if not self.subcommands or (not tokens and self.handler):
+            return self, tokens
+        if not tokens:
+            raise UsageError("missing arguments")
+        found = next((sub for sub in self.subcommands if sub.name == tokens[0]), None)
+        if found is None:
+            names = [sub.name for sub in self.subcommands]
+            choices = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            raise UsageError(f"unknown subcommand {tokens[0]!r}: use {choices}")
+        return found.route(tokens[1:])
+
+    def parse(self, tokens: Sequence[str]) -> Args:
+        """Check the words against the declared arguments and options."""
+        return read_args(tokens, self.args, self.options, any_key=bool(self.extra))
+
+    def example_line(self, prefix: str) -> str:
+        """`!train stories epochs=2`."""
+        return f"{prefix}{self.example}"
+
+
+def _listed(options: Sequence[Option]) -> list[str]:
+    """Usage of the listed options; one `…` where the first unlisted one is declared."""
+    parts: list[str] = []
+    for option in options:
+        if option.listed:
+            parts.append(option.usage())
+        elif "…" not in parts:
+            parts.append("…")
+    return parts
 
 
 def command(
     name: str,
     *,
-    usage: str,
     help: str,
     example: str,
     level: Level = "user",
-    keys: Sequence[str] = (),
-    min_words: int = 0,
+    args: Sequence[Arg] = (),
+    options: Sequence[Option] = (),
+    extra: str = "",
+    subcommands: Sequence[Command] = (),
     slow: bool = False,
-) -> Callable[[Handler], Command]:
-    """Declare a command; the decorated function becomes a `Command`."""
+) -> Callable[[Handler | None], Command]:
+    """Declare a command; the decorated function becomes a `Command` (`subcommand` too)."""
 
-    def wrap(handler: Handler) -> Command:
-        return Command(name, usage, help, example, handler, level, tuple(keys), min_words, slow)
+    def wrap(handler: Handler | None) -> Command:
+        subs = tuple(replace(sub, path=f"{name} {sub.name}") for sub in subcommands)
+        return Command(
+            name, help, example, handler, level, tuple(args), tuple(options), extra, subs, slow
+        )
 
     return wrap
 
 
+subcommand = command
+
+
+def group(
+    name: str,
+    *,
+    help: str,
+    example: str,
+    subcommands: Sequence[Command],
+    level: Level = "user",
+    slow: bool = False,
+) -> Command:
+    """A command that only has subcommands (`!dataset add|stats|generate`)."""
+    return command(
+        name, help=help, example=example, level=level, subcommands=subcommands, slow=slow
+    )(None)
+
+
 def options_dict(args: Args, names: Sequence[str]) -> dict[str, str]:
-    """The given options among `names` (e.g. hyperparameters for a job request)."""
+    """The given options among `names` as written (e.g. hyperparameters for a job)."""
     return {key: value for key, value in args.options.items() if key in names}

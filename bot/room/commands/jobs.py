@@ -5,15 +5,15 @@ from __future__ import annotations
 from bot.core.jobs.states import STATUSES
 from bot.core.status import overview
 from bot.matrix.format import text
-from bot.room.commands.base import Args, CommandContext, Reply, command
+from bot.room.commands.base import Arg, Args, CommandContext, Reply, command
 from bot.room.text import duration, jobs_table, progress_line
 
 
 @command(
     "status",
-    usage="[job]",
     help="Overall status (jobs, queue, active models), or one job in detail.",
     example="status k7qm2xfa",
+    args=(Arg("job", optional=True),),
 )
 async def status(ctx: CommandContext, args: Args) -> Reply:
     """One job's state and progress, or the overview."""
@@ -38,9 +38,9 @@ async def status(ctx: CommandContext, args: Args) -> Reply:
 
 @command(
     "jobs",
-    usage="[status]",
     help="The latest jobs (optionally only those in one state).",
     example="jobs running",
+    args=(Arg("status", optional=True),),
 )
 async def jobs(ctx: CommandContext, args: Args) -> Reply:
     """A table of recent jobs."""
@@ -49,16 +49,15 @@ async def jobs(ctx: CommandContext, args: Args) -> Reply:
         return Reply.notice(f"unknown status {wanted!r}; use one of {', '.join(STATUSES)}")
     found = await ctx.services.jobs.find(status=wanted, limit=15)
     if not found:
-        return Reply.notice("No jobs yet. Start one with !train <dataset>.")
+        return Reply.notice(f"No jobs yet. Start one with {ctx.prefix}train <dataset>.")
     return Reply(text("Jobs (newest first):\n") + jobs_table(found))
 
 
 @command(
     "cancel",
-    usage="<job>",
     help="Cancel a job (a running one stops at the next step).",
     example="cancel k7qm2xfa",
-    min_words=1,
+    args=(Arg("job"),),
 )
 async def cancel(ctx: CommandContext, args: Args) -> Reply:
     """Cancel now (queued, paused) or at the next step (running)."""
@@ -69,10 +68,9 @@ async def cancel(ctx: CommandContext, args: Args) -> Reply:
 
 @command(
     "pause",
-    usage="<job>",
     help="Pause a job at a checkpoint; resume continues from there.",
     example="pause k7qm2xfa",
-    min_words=1,
+    args=(Arg("job"),),
 )
 async def pause(ctx: CommandContext, args: Args) -> Reply:
     """Hold a queued job, or pause a running one at its next checkpoint."""
@@ -83,10 +81,9 @@ async def pause(ctx: CommandContext, args: Args) -> Reply:
 
 @command(
     "resume",
-    usage="<job>",
     help="Resume a paused job from its checkpoint.",
     example="resume k7qm2xfa",
-    min_words=1,
+    args=(Arg("job"),),
 )
 async def resume(ctx: CommandContext, args: Args) -> Reply:
     """Put a paused job back in the queue."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.core.schedules.service import NONE_CONFIGURED, ScheduleView, decision_notice
-from bot.room.commands.base import Args, CommandContext, Reply, UsageError, command
+from bot.room.commands.base import Arg, Args, CommandContext, Reply, UsageError, command
 from bot.settings import ScheduleSettings
 from storage.schedules import DecisionRow
 
@@ -14,33 +14,48 @@ HISTORY_DEFAULT = 10
 
 
 @command(
+    "check",
+    help="Decide now whether the model should be retrained (recorded and posted).",
+    example="schedule check stories",
+    args=(Arg("model"),),
+)
+async def check(ctx: CommandContext, args: Args) -> Reply:
+    """One evaluation now."""
+    decision = await ctx.services.schedules.evaluate(args.word(0, "model"))
+    return Reply.notice(decision_notice(decision))
+
+
+@command(
+    "history",
+    help=f"A model's decisions, newest first (the last {HISTORY_DEFAULT} unless N says).",
+    example="schedule history stories 20",
+    args=(Arg("model"), Arg("N", optional=True)),
+)
+async def history(ctx: CommandContext, args: Args) -> Reply:
+    """A model's decision history."""
+    model = args.word(0, "model")
+    count = args.optional_word(1)
+    limit = _count(count) if count is not None else HISTORY_DEFAULT
+    decisions = await ctx.services.schedules.history(model, limit)
+    if not decisions:
+        return Reply.notice(f"No decisions about {model} yet.")
+    return Reply.notice(f"Decisions about {model} (newest first):\n" + lines(decisions))
+
+
+@command(
     "schedule",
-    usage="[check <model> | history <model> [N]]",
     help="Retraining schedules with their last decisions; check one now, or show its history.",
     example="schedule check stories",
     level="admin",
+    subcommands=(check, history),
     slow=True,
 )
 async def schedule(ctx: CommandContext, args: Args) -> Reply:
-    """The overview, one evaluation now, or a model's decision history."""
-    service = ctx.services.schedules
-    if not args.words:
-        views = await service.overview()
-        if not views:
-            return Reply.notice(NONE_CONFIGURED)
-        return Reply.notice("\n\n".join(describe(view) for view in views))
-    action = args.words[0]
-    if action == "check":
-        decision = await service.evaluate(args.word(1, "model"))
-        return Reply.notice(decision_notice(decision))
-    if action == "history":
-        model = args.word(1, "model")
-        limit = _count(args.words[2]) if len(args.words) > 2 else HISTORY_DEFAULT
-        decisions = await service.history(model, limit)
-        if not decisions:
-            return Reply.notice(f"No decisions about {model} yet.")
-        return Reply.notice(f"Decisions about {model} (newest first):\n" + lines(decisions))
-    raise UsageError(f"unknown action {action!r}: use check or history")
+    """The overview of every schedule."""
+    views = await ctx.services.schedules.overview()
+    if not views:
+        return Reply.notice(NONE_CONFIGURED)
+    return Reply.notice("\n\n".join(describe(view) for view in views))
 
 
 def _count(word: str) -> int:

@@ -8,10 +8,17 @@ from collections.abc import Sequence
 from bot.core.errors import Forbidden
 from bot.core.sources.service import SourceStatus
 from bot.matrix.format import Formatted, table, text
-from bot.room.commands.base import Args, CommandContext, Reply, UsageError, command
+from bot.room.commands.base import (
+    ACK_REACTION,
+    Arg,
+    Args,
+    CommandContext,
+    Reply,
+    command,
+    subcommand,
+)
 from bot.room.text import duration
 
-ACK_REACTION = "⏳"
 MAX_RESULT = 160
 NO_SOURCES = (
     "No data sources are configured. Add a [[sources]] table to the config file "
@@ -19,26 +26,18 @@ NO_SOURCES = (
 )
 
 
-@command(
-    "sources",
-    usage="[fetch <name>]",
-    help="Data sources with their schedule and last fetch; fetch <name> fetches one now (admins).",
-    example="sources",
+@subcommand(
+    "fetch",
+    help="Fetch one source now (admins).",
+    example="sources fetch news",
+    args=(Arg("name"),),
 )
-async def sources(ctx: CommandContext, args: Args) -> Reply:
-    """The table, or a fetch now."""
-    if not args.words:
-        found = await ctx.services.sources.status()
-        if not found:
-            return Reply.notice(NO_SOURCES)
-        return Reply(text("Data sources:\n") + sources_table(found, time.time()))
-    if args.words[0] != "fetch":
-        raise UsageError(f"unknown subcommand {args.words[0]!r}: use fetch <name>")
-    name = args.word(1, "source name")
+async def fetch(ctx: CommandContext, args: Args) -> Reply:
+    """Fetch a source now and say what it wrote."""
+    name = args.word(0, "source name")
     if not ctx.is_admin:
         raise Forbidden(
-            f"only admins may fetch a source ({ctx.settings.matrix.command_prefix}"
-            "sources shows them to everyone)"
+            f"only admins may fetch a source ({ctx.prefix}sources shows them to everyone)"
         )
     ctx.services.sources.get(name)  # an unknown name is answered before the reaction
     ctx.room.react(ctx.message.room_id, ctx.message.event_id, ACK_REACTION)
@@ -46,6 +45,20 @@ async def sources(ctx: CommandContext, args: Args) -> Reply:
     if fetched.ok:
         return Reply.notice(f"Fetched {name}: {fetched.outcome}.")
     return Reply.notice(f"Fetching {name} failed; nothing was written.\n{fetched.error}")
+
+
+@command(
+    "sources",
+    help="Data sources with their schedule and last fetch; fetch <name> fetches one now (admins).",
+    example="sources",
+    subcommands=(fetch,),
+)
+async def sources(ctx: CommandContext, args: Args) -> Reply:
+    """The table of sources."""
+    found = await ctx.services.sources.status()
+    if not found:
+        return Reply.notice(NO_SOURCES)
+    return Reply(text("Data sources:\n") + sources_table(found, time.time()))
 
 
 def sources_table(found: Sequence[SourceStatus], now: float) -> Formatted:
