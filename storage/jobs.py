@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.types import JobStatus
 from storage.db import Database
 
 JOB_COLUMNS = (
@@ -23,7 +24,7 @@ class JobRow:
 
     id: str
     name: str
-    status: str
+    status: JobStatus
     backend: str
     dataset_id: str
     base: str
@@ -47,6 +48,7 @@ class JobRow:
         values["spec"] = json.loads(values.pop("spec_json"))
         result = values.pop("result_json")
         values["result"] = json.loads(result) if result else None
+        values["status"] = JobStatus(values["status"])
         return cls(**values)
 
 
@@ -136,7 +138,7 @@ class JobRepo:
         )
         return [JobRow.from_row(r) for r in rows]
 
-    async def with_status(self, *statuses: str) -> list[JobRow]:
+    async def with_status(self, *statuses: JobStatus) -> list[JobRow]:
         """Jobs in any of these states, oldest first (the FIFO queue order)."""
         marks = ", ".join("?" for _ in statuses)
         rows = await self.db.fetchall(
@@ -144,10 +146,10 @@ class JobRepo:
         )
         return [JobRow.from_row(r) for r in rows]
 
-    async def count_by_status(self) -> dict[str, int]:
+    async def count_by_status(self) -> dict[JobStatus, int]:
         """How many jobs are in each state."""
         rows = await self.db.fetchall("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
-        return {r["status"]: r["n"] for r in rows}
+        return {JobStatus(r["status"]): r["n"] for r in rows}
 
     async def update(self, job_id: str, **fields: Any) -> None:
         """Change some columns (`result` and `spec` are JSON-encoded)."""

@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.types import JobStatus
 from storage.db import Database
 
 # Three shapes of row in one result: counts per status, running jobs with their newest
 # progress event, and active model versions. Each trip to aiosqlite's thread costs more
 # than these indexed queries themselves, and /v1/status is polled by dashboards.
-OVERVIEW_SQL = """
+OVERVIEW_SQL = f"""
 SELECT 'count' AS kind, status AS key, COUNT(*) AS n, NULL AS data
   FROM jobs GROUP BY status
 UNION ALL
@@ -20,7 +21,7 @@ SELECT 'running', j.id, 0, json_object(
     'progress', (SELECT json(e.data_json) FROM job_events e
                   WHERE e.job_id = j.id AND e.event = 'progress'
                   ORDER BY e.seq DESC LIMIT 1))
-  FROM jobs j WHERE j.status IN ('running', 'validating_files')
+  FROM jobs j WHERE j.status IN ('{JobStatus.RUNNING}', '{JobStatus.VALIDATING_FILES}')
 UNION ALL
 SELECT 'active', m.id, m.created_at, json_object(
     'id', m.id, 'label', m.name || '@v' || m.version, 'backend', m.backend,

@@ -11,13 +11,13 @@ from typing import Any
 
 from bot.core.errors import Conflict, Invalid, NotFound
 from bot.core.naming import check_name, parse_ref, pick_prefix
+from bot.core.types import ACTIVE
 from storage.datasets import DatasetRow
 from storage.ids import new_id
 from storage.store import Store
 from trainer.data import DatasetReport, compute_stats, read_dataset
 from trainer.spec import DATASET_FORMATS, DataOptions, Hyperparameters
 
-ACTIVE_JOB_STATES = ("queued", "validating_files", "running", "paused")
 EXTENSIONS = {".jsonl", ".json", ".csv", ".txt"}
 
 
@@ -173,7 +173,7 @@ class DatasetService:
         dataset = await self.resolve(ref)
         users = [
             job.id
-            for job in await self.store.jobs.with_status(*ACTIVE_JOB_STATES)
+            for job in await self.store.jobs.with_status(*ACTIVE)
             if job.dataset_id == dataset.id
         ]
         if users:

@@ -10,12 +10,12 @@ from typing import Any
 
 from bot.core.errors import Conflict, NotFound
 from bot.core.naming import parse_ref, pick_prefix
+from bot.core.types import ACTIVE
 from storage.ids import new_id
 from storage.registry import ModelRow
 from storage.store import Store
 
 DEFAULT_MODEL_KEY = "registry.default_model"
-BUSY_JOB_STATES = ("queued", "validating_files", "running", "paused")
 
 
 class ModelService:
@@ -151,9 +151,7 @@ class ModelService:
         if model.active:
             raise Conflict(f"{model.label} is the active version; activate another version first")
         users = [
-            job.id
-            for job in await self.store.jobs.with_status(*BUSY_JOB_STATES)
-            if job.base == model.id
+            job.id for job in await self.store.jobs.with_status(*ACTIVE) if job.base == model.id
         ]
         if users:
             raise Conflict(f"{model.label} is the base of job {', '.join(users)}")

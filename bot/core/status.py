@@ -6,6 +6,7 @@ import functools
 import importlib.metadata
 from typing import Any
 
+from bot.core.types import JobStatus
 from storage.overview import read_overview
 from storage.store import Store
 
@@ -29,7 +30,7 @@ async def overview(store: Store) -> dict[str, Any]:
     found = await read_overview(store.db)
     return {
         "jobs": found.counts,
-        "queue_length": found.counts.get("queued", 0),
+        "queue_length": found.counts.get(JobStatus.QUEUED, 0),
         "running": found.running,
         "active_models": found.active,
         "versions": dict(package_versions()),  # a copy: the cached one stays intact

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.types import JobStatus
 from storage.datasets import DatasetRow
 from storage.jobs import JobRow
 from storage.registry import ModelRow
@@ -25,7 +26,7 @@ def job(job_id: str, status: str = "queued") -> JobRow:
     return JobRow(
         id=job_id,
         name="poems",
-        status=status,
+        status=JobStatus(status),
         backend="local",
         dataset_id="ds1",
         base="tiny",

@@ -18,9 +18,12 @@ from bot.core.errors import Unavailable
 from trainer.data.formats import keyword_prefix
 
 if TYPE_CHECKING:
-    from bot.core.generation import GenerateParams
+    from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+    from openai.types.fine_tuning.job_create_params import Method
+
     from bot.settings import OpenAISettings
     from storage.registry import ModelRow
+    from trainer.spec import GenerateParams
 
 EVENT_PAGE = 100
 METADATA_KEY = "trainbot_job"  # the Trainbot job id, stored with the job at OpenAI
@@ -101,13 +104,6 @@ class OpenAIBackend:
         self._limit = asyncio.Semaphore(settings.max_concurrency)
         self.chat_model = settings.chat_model
 
-    @classmethod
-    def from_settings(cls, settings: OpenAISettings) -> OpenAIBackend | None:
-        """The backend, or None when no API key is configured (the features say so)."""
-        if settings.api_key is None or not settings.api_key.get_secret_value():
-            return None
-        return cls(settings)
-
     async def close(self) -> None:
         """Close the client's connections."""
         await self.client.close()
@@ -140,7 +136,10 @@ class OpenAIBackend:
             options["suffix"] = suffix
         if seed is not None:
             options["seed"] = seed
-        method: Any = {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
+        method: Method = {
+            "type": "supervised",
+            "supervised": {"hyperparameters": hyperparameters},  # type: ignore[typeddict-item]
+        }
         async with self._limit:
             job = await self.client.fine_tuning.jobs.create(
                 model=model, training_file=training_file, method=method, **options
@@ -278,7 +277,7 @@ class OpenAIBackend:
         )
 
 
-def _remote_job(job: Any) -> RemoteJob:
+def _remote_job(job: FineTuningJob) -> RemoteJob:
     error = getattr(job, "error", None)
     message = getattr(error, "message", None) if error is not None else None
     return RemoteJob(
@@ -290,7 +289,7 @@ def _remote_job(job: Any) -> RemoteJob:
     )
 
 
-def _remote_event(event: Any) -> RemoteEvent:
+def _remote_event(event: FineTuningJobEvent) -> RemoteEvent:
     data = event.data if isinstance(event.data, dict) else {}
     return RemoteEvent(
         id=event.id,

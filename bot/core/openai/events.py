@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.openai.client import RemoteEvent
+from bot.core.types import JobStatus
 from storage.jobs import EventRow
 
 LEVELS = {"info": "info", "warn": "warning", "error": "error"}
 # Remote statuses in which Trainbot keeps polling (and its own matching status).
-WAITING = frozenset({"validating_files", "queued"})
+WAITING = frozenset({JobStatus.VALIDATING_FILES, JobStatus.QUEUED})
 
 
 def mirrored(event: RemoteEvent) -> tuple[str, dict[str, Any]]:

@@ -3,7 +3,15 @@
 import pytest
 
 from bot.core.errors import Conflict
-from bot.core.jobs.states import FINAL, STATUSES, TRANSITIONS, check_transition, refuse_action
+from bot.core.jobs.states import (
+    FINAL,
+    STATUSES,
+    TRANSITIONS,
+    Action,
+    check_transition,
+    refuse_action,
+)
+from bot.core.types import JobStatus
 
 
 def test_final_states_lead_nowhere() -> None:
@@ -22,19 +30,21 @@ def test_final_states_lead_nowhere() -> None:
         ("running", "delete", "cannot delete this job: it is still running; cancel it first"),
     ],
 )
-def test_impossible_requests_say_why(status: str, action: str, message: str) -> None:
+def test_impossible_requests_say_why(status: str, action: Action, message: str) -> None:
     with pytest.raises(Conflict) as info:
-        refuse_action(status, action)
+        refuse_action(JobStatus(status), action)
     assert message == info.value.message
 
 
 def test_allowed_requests_pass() -> None:
-    refuse_action("running", "pause")
-    refuse_action("paused", "resume")
-    refuse_action("failed", "delete")
-    check_transition("running", "queued")  # a restart puts a running job back in the queue
+    refuse_action(JobStatus.RUNNING, "pause")
+    refuse_action(JobStatus.PAUSED, "resume")
+    refuse_action(JobStatus.FAILED, "delete")
+    check_transition(
+        JobStatus.RUNNING, JobStatus.QUEUED
+    )  # a restart puts a running job back in the queue
 
 
 def test_a_finished_job_cannot_restart() -> None:
     with pytest.raises(Conflict, match="a succeeded job cannot become running"):
-        check_transition("succeeded", "running")
+        check_transition(JobStatus.SUCCEEDED, JobStatus.RUNNING)

@@ -14,33 +14,32 @@ is uploaded (`trainer.openai_format`); cancel, pause and resume are the API's ca
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import openai
 
 from bot.core.datasets import DatasetService
 from bot.core.errors import Conflict, Invalid, NotFound, Unavailable
-from bot.core.events import EventBus
-from bot.core.jobs.backends.openai_poll import RemoteDriver, Transition
+from bot.core.jobs.backends.openai_poll import OpenAIPoller
+from bot.core.jobs.ledger import JobLedger, NewJob
+from bot.core.jobs.request import JobRequest
+from bot.core.jobs.states import Control
 from bot.core.models import ModelService
 from bot.core.naming import check_name
-from bot.core.openai.client import TRANSIENT_ERRORS, OpenAIBackend, RemoteJob, api_message
+from bot.core.openai.client import TRANSIENT_ERRORS, RemoteJob, api_message
+from bot.core.openai.client import OpenAIBackend as OpenAIClient
 from bot.core.openai.options import parse_remote_options
+from bot.core.types import JobStatus
 from storage.datasets import DatasetRow
 from storage.ids import new_id
 from storage.jobs import JobRow
-from storage.store import Store
 from trainer.openai_format import OpenAIDataset, convert_report
 from trainer.spec import PRESETS, DataOptions
 
-if TYPE_CHECKING:
-    from bot.core.jobs.service import JobRequest
-
 TRAINING_FILE = "openai-train.jsonl"
+S = JobStatus
 
 
 @dataclass(frozen=True)
@@ -51,52 +50,53 @@ class RemoteSettings:
     poll_interval_s: float = 30.0
 
 
-class RemoteJobs:
-    """The `backend="openai"` half of the job service."""
+class OpenAIBackend:
+    """`backend="openai"`: fine-tuning jobs at the OpenAI API."""
+
+    name = "openai"
+    queues = False  # uploaded at once; OpenAI queues them on its side
+    ready = True  # each job's poller runs on its own
 
     def __init__(
         self,
-        store: Store,
-        bus: EventBus,
+        ledger: JobLedger,
         datasets: DatasetService,
         models: ModelService,
-        api: OpenAIBackend,
+        api: OpenAIClient,
         settings: RemoteSettings,
     ) -> None:
-        self.store = store
-        self.bus = bus
+        self.ledger = ledger
+        self.store = ledger.store
         self.datasets = datasets
         self.models = models
         self.api = api
         self.settings = settings
-        self.driver = RemoteDriver(store, bus, models, api, settings.poll_interval_s)
+        self.poller = OpenAIPoller(ledger, models, api, settings.poll_interval_s)
 
-    def bind(self, transition: Transition, lock: asyncio.Lock) -> None:
-        """Share the job service's state changes and lock (it calls this once)."""
-        self.driver.bind(transition, lock)
+    async def recover(self) -> None:
+        """Poll remote jobs that were active when the service last stopped."""
+        for job in await self.ledger.with_status(
+            self.name, S.QUEUED, S.VALIDATING_FILES, S.RUNNING
+        ):
+            how = (
+                f"polling OpenAI job {job.remote_id}"
+                if job.remote_id
+                else "looking for its OpenAI job or creating it"
+            )
+            await self.ledger.log(job.id, f"service restarted; {how} again")
+            self.poller.start(job.id)
 
     async def start(self) -> None:
-        """Pick up remote jobs that were active when the service last stopped."""
-        for job in await self.store.jobs.with_status("queued", "validating_files", "running"):
-            if job.backend == "openai":
-                how = (
-                    f"polling OpenAI job {job.remote_id}"
-                    if job.remote_id
-                    else "looking for its OpenAI job or creating it"
-                )
-                await self.bus.publish(
-                    job.id, "log", {"level": "info", "message": f"service restarted; {how} again"}
-                )
-                self.driver.start(job.id)
+        """Nothing to start: each job's poller starts with it (or with `recover`)."""
 
     async def stop(self) -> None:
         """Stop polling; the jobs go on at OpenAI and the next start polls them again."""
-        await self.driver.stop()
+        await self.poller.stop()
 
     async def submit(
         self, request: JobRequest, *, requested_by: str, room_id: str | None
     ) -> JobRow:
-        """Convert and check the dataset, store the job as `queued`, start driving it."""
+        """Convert and check the dataset, store the job as queued, start driving it."""
         dataset = await self.datasets.resolve(request.dataset)
         name = check_name(request.name or dataset.name, "model")
         options = parse_remote_options(request.hyperparameters or {}, name)
@@ -108,7 +108,7 @@ class RemoteJobs:
         path = self.store.artifacts.job_dir(job_id) / TRAINING_FILE
         await asyncio.to_thread(_write, path, converted.jsonl())
         spec = {
-            "backend": "openai",
+            "backend": self.name,
             "model": model,
             "training_file": str(path),
             "examples": len(converted.rows),
@@ -116,61 +116,36 @@ class RemoteJobs:
             **options.to_dict(),
             "cursor": None,
         }
-        now = time.time()
-        job = JobRow(
-            id=job_id,
-            name=name,
-            status="queued",
-            backend="openai",
-            dataset_id=dataset.id,
-            base=base_ref,
-            spec=spec,
-            requested_by=requested_by,
-            room_id=room_id,
-            result=None,
-            error=None,
-            model_id=None,
-            created_at=now,
-            started_at=None,
-            finished_at=None,
-            updated_at=now,
-            progress_event_id=None,
-            remote_id=None,
-        )
-        await self.store.jobs.insert(job)
-        await self.bus.publish(
-            job_id,
-            "state",
-            {
-                "status": "queued",
-                "position": 1,
-                "estimate_s": None,
-                "dataset": dataset.label,
-                "base": base_ref,
-                "backend": "openai",
-                "examples": len(converted.rows),
-                "estimated_tokens": converted.estimated_tokens,
-            },
-        )
-        self.driver.start(job_id)
+        new = NewJob(job_id, name, self.name, dataset.id, base_ref, spec, requested_by, room_id)
+        announce = {
+            "position": 1,
+            "estimate_s": None,
+            "dataset": dataset.label,
+            "base": base_ref,
+            "backend": self.name,
+            "examples": len(converted.rows),
+            "estimated_tokens": converted.estimated_tokens,
+        }
+        job = await self.ledger.insert(new, announce)
+        self.poller.start(job_id)
         return job
 
-    async def control(self, job: JobRow, action: str) -> JobRow:
+    async def control(self, job: JobRow, action: Control) -> JobRow:
         """Cancel, pause or resume at the API (the caller holds the lock and checked the state)."""
         if action == "cancel":
-            if job.remote_id is not None:  # without one, the driver cancels once it has one
+            if job.remote_id is not None:  # without one, the poller cancels once it has one
                 await self._call("cancel", self.api.cancel, job.remote_id)
-            return await self.driver.change(job, "cancelled", reason="cancelled at OpenAI")
+            return await self.poller.change(job, S.CANCELLED, reason="cancelled at OpenAI")
         if action == "pause":
-            if job.status != "running" or job.remote_id is None:
-                state = job.status.replace("_", " ")
+            if job.status != S.RUNNING or job.remote_id is None:
+                state = job.status.label
                 raise Conflict(f"cannot pause this job: OpenAI pauses running jobs only ({state})")
             await self._call("pause", self.api.pause, job.remote_id)
-            return await self.driver.change(job, "paused", reason="paused at OpenAI")
+            return await self.poller.change(job, S.PAUSED, reason="paused at OpenAI")
         if job.remote_id is not None:
             await self._call("resume", self.api.resume, job.remote_id)
-        job = await self.driver.change(job, "queued", reason="resumed at OpenAI")
-        self.driver.start(job.id)
+        job = await self.poller.change(job, S.QUEUED, reason="resumed at OpenAI")
+        self.poller.start(job.id)
         return job
 
     async def _call(

@@ -4,8 +4,8 @@ One asyncio task per job. Each poll reads the job's status and its new events at
 API; the events are mirrored into Trainbot's (`bot.core.openai.events`), then the
 status is followed. The remote id is stored as soon as the API has created the job, and
 the last mirrored API event id (`spec["cursor"]`) after each poll, so a restart polls the
-same job again without repeating events. State changes happen under the job service's
-lock, like those of local jobs.
+same job again without repeating events. State changes go through the `JobLedger` under
+its lock, like those of local jobs.
 """
 
 from __future__ import annotations
@@ -14,51 +14,39 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import openai
 
-from bot.core.events import EventBus
+from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.states import ACTIVE, FINAL
 from bot.core.models import ModelService
-from bot.core.openai.client import TRANSIENT_ERRORS, OpenAIBackend, RemoteJob, api_message
+from bot.core.openai.client import TRANSIENT_ERRORS, RemoteEvent, RemoteJob, api_message
+from bot.core.openai.client import OpenAIBackend as OpenAIClient
 from bot.core.openai.events import WAITING, mirrored, result_metrics
+from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.jobs import JobRow
-from storage.store import Store
 
 log = get_logger(__name__)
+S = JobStatus
+POLLED = frozenset({S.VALIDATING_FILES, S.RUNNING})
 
-Transition = Callable[..., Awaitable[JobRow]]
-POLLED = frozenset({"validating_files", "running"})
 
-
-class RemoteDriver:
-    """The tasks that move remote jobs along; `RemoteJobs` starts and stops them."""
+class OpenAIPoller:
+    """The tasks that move remote jobs along; `OpenAIBackend` starts and stops them."""
 
     def __init__(
-        self,
-        store: Store,
-        bus: EventBus,
-        models: ModelService,
-        api: OpenAIBackend,
-        poll_interval_s: float,
+        self, ledger: JobLedger, models: ModelService, api: OpenAIClient, poll_interval_s: float
     ) -> None:
-        self.store = store
-        self.bus = bus
+        self.ledger = ledger
+        self.store = ledger.store
+        self.lock = ledger.lock
         self.models = models
         self.api = api
         self.poll_interval_s = poll_interval_s
-        self._transition: Transition | None = None
-        self.lock = asyncio.Lock()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-
-    def bind(self, transition: Transition, lock: asyncio.Lock) -> None:
-        """Share the job service's state changes and lock."""
-        self._transition = transition
-        self.lock = lock
 
     def start(self, job_id: str) -> None:
         """Drive a job (once: a job already driven is left as it is)."""
@@ -75,26 +63,20 @@ class RemoteDriver:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def change(self, job: JobRow, status: str, **fields: Any) -> JobRow:
-        """A state change; a job still validating passes `running` on its way to a later state."""
-        assert self._transition is not None, "bind() was not called"
-        if job.status == "validating_files" and status in ("succeeded", "paused"):
-            job = await self._transition(job, "running")
-        return await self._transition(job, status, **fields)
+    async def change(self, job: JobRow, status: JobStatus, **fields: Any) -> JobRow:
+        """A state change; a job still validating passes RUNNING on its way to a later state."""
+        if job.status == S.VALIDATING_FILES and status in (S.SUCCEEDED, S.PAUSED):
+            job = await self.ledger.transition(job, S.RUNNING)
+        return await self.ledger.transition(job, status, **fields)
 
     async def _fail(self, job_id: str, error: str) -> None:
         async with self.lock:
             job = await self._current(job_id)
             if job.status in ACTIVE:
-                await self.change(job, "failed", error=error)
-
-    async def _log(self, job_id: str, message: str) -> None:
-        await self.bus.publish(job_id, "log", {"level": "info", "message": message})
+                await self.change(job, S.FAILED, error=error)
 
     async def _current(self, job_id: str) -> JobRow:
-        job = await self.store.jobs.get(job_id)
-        assert job is not None
-        return job
+        return await self.ledger.current(job_id)
 
     # -- driving one job --------------------------------------------------------------
 
@@ -108,7 +90,7 @@ class RemoteDriver:
             if job.remote_id is None and not await self._create(job_id):
                 return
             await self._poll(job_id)
-        except Exception as exc:  # a bug must fail the job, not leave it "running" forever
+        except Exception as exc:  # a bug must fail the job, not leave it running forever
             log.exception("remote job driver failed", job_id=job_id)
             await self._fail(job_id, f"internal error: {exc}")
 
@@ -118,9 +100,9 @@ class RemoteDriver:
             job = await self._current(job_id)
             # Already validating without a remote id: a previous process may have created
             # the job at OpenAI and died before saving its id. Look before creating twice.
-            again = job.status == "validating_files"
-            if job.status == "queued":
-                job = await self.change(job, "validating_files", reason="uploading to OpenAI")
+            again = job.status == S.VALIDATING_FILES
+            if job.status == S.QUEUED:
+                job = await self.change(job, S.VALIDATING_FILES, reason="uploading to OpenAI")
             elif not again:
                 return False
         spec = job.spec
@@ -150,7 +132,7 @@ class RemoteDriver:
                 with contextlib.suppress(openai.APIError):
                     await self.api.cancel(remote.id)
                 return False
-            await self._log(job_id, created)
+            await self.ledger.log(job_id, created)
         return True
 
     async def _poll(self, job_id: str) -> None:
@@ -171,7 +153,7 @@ class RemoteDriver:
                 async with self.lock:
                     job = await self._current(job_id)
                     # Paused and resumed meanwhile: what was read may be stale; read again.
-                    if job.status == "queued":
+                    if job.status == S.QUEUED:
                         continue
                     if job.status not in POLLED:
                         return
@@ -184,14 +166,14 @@ class RemoteDriver:
         """The job if it is to be polled (a resumed one first goes on), else None."""
         async with self.lock:
             job = await self._current(job_id)
-            if job.status == "queued" and job.remote_id is not None:  # resumed
-                job = await self.change(job, "validating_files", reason="resumed at OpenAI")
+            if job.status == S.QUEUED and job.remote_id is not None:  # resumed
+                job = await self.change(job, S.VALIDATING_FILES, reason="resumed at OpenAI")
             return job if job.status in POLLED else None
 
-    async def _mirror(self, job: JobRow, events: list[Any]) -> None:
+    async def _mirror(self, job: JobRow, events: list[RemoteEvent]) -> None:
         for event in events:
             name, data = mirrored(event)
-            await self.bus.publish(job.id, name, data)
+            await self.ledger.bus.publish(job.id, name, data)
         if events:
             await self.store.jobs.update(job.id, spec={**job.spec, "cursor": events[-1].id})
 
@@ -199,19 +181,19 @@ class RemoteDriver:
         """Follow the API's status; True when polling is over."""
         if remote.status in WAITING:
             return False
-        if remote.status == "running":
-            if job.status == "validating_files":
-                await self.change(job, "running", reason="running at OpenAI")
+        if remote.status == S.RUNNING:
+            if job.status == S.VALIDATING_FILES:
+                await self.change(job, S.RUNNING, reason="running at OpenAI")
             return False
-        if remote.status == "succeeded":
+        if remote.status == S.SUCCEEDED:
             await self._succeeded(job, remote)
-        elif remote.status == "failed":
+        elif remote.status == S.FAILED:
             error = remote.error or "OpenAI reported a failure without a reason"
-            await self.change(job, "failed", error=error)
-        elif remote.status == "cancelled":
-            await self.change(job, "cancelled", reason="cancelled at OpenAI")
-        elif remote.status == "paused":
-            await self.change(job, "paused", reason="paused at OpenAI")
+            await self.change(job, S.FAILED, error=error)
+        elif remote.status == S.CANCELLED:
+            await self.change(job, S.CANCELLED, reason="cancelled at OpenAI")
+        elif remote.status == S.PAUSED:
+            await self.change(job, S.PAUSED, reason="paused at OpenAI")
         else:
             log.warning("unknown remote job status", job_id=job.id, status=remote.status)
             return False
@@ -219,7 +201,7 @@ class RemoteDriver:
 
     async def _succeeded(self, job: JobRow, remote: RemoteJob) -> None:
         if not remote.fine_tuned_model:
-            await self.change(job, "failed", error="OpenAI reported success but no model id")
+            await self.change(job, S.FAILED, error="OpenAI reported success but no model id")
             return
         last = await self.store.events.last(job.id, "progress")
         duration = time.time() - job.started_at if job.started_at else None
@@ -245,5 +227,5 @@ class RemoteDriver:
             "remote_model": remote.fine_tuned_model,
         }
         await self.change(
-            job, "succeeded", model_id=model.id, result=result, reason=f"registered {model.label}"
+            job, S.SUCCEEDED, model_id=model.id, result=result, reason=f"registered {model.label}"
         )

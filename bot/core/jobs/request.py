@@ -1,0 +1,24 @@
+"""`JobRequest`: what a person or program asks to train, before any backend checks it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a person or program asks for; checked by the backend it names."""
+
+    dataset: str
+    base: str | None = None
+    name: str | None = None
+    hyperparameters: dict[str, Any] | None = None
+    backend: str = "local"
+
+    def fingerprint(self) -> str:
+        """A hash of the request, to tell a retried request from a different one."""
+        raw = json.dumps(self.__dict__, sort_keys=True, default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()
