@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer.pool import TrainingPool
 from trainer.spec import Hyperparameters, TrainSpec
+from trainer.workers.pool import TrainingPool
 
 _WORD_LIST = (
     "the a river mountain quiet city walks under bright old small green light house boat "

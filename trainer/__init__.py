@@ -1,5 +1,5 @@
-"""The training engine: datasets, training workers, generation.
+"""The training engine: datasets, training, generation, and the worker processes.
 
-Only worker-side modules import torch; `trainer.spec`, `trainer.data` and
-`trainer.pool` stay importable in the main process without it.
+Only worker-side modules import torch; `trainer.spec`, `trainer.events`, `trainer.data`
+and the parent side of `trainer.workers` stay importable in the main process without it.
 """

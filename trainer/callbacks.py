@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from trainer.spec import TrainEvent
+from trainer.events import Started, TrainEvent
 
 EventSink = Callable[[TrainEvent], None]
 
@@ -49,7 +49,7 @@ def perplexity(loss: float) -> float:
 class ProgressCallback(TrainerCallback):
     """Sends started/progress/eval/checkpoint events; measures tokens per second."""
 
-    def __init__(self, sink: EventSink, tokens_per_step: int, started: dict[str, Any]) -> None:
+    def __init__(self, sink: EventSink, tokens_per_step: int, started: Started) -> None:
         self._sink = sink
         self._tokens_per_step = tokens_per_step
         self._started = started
@@ -77,14 +77,10 @@ class ProgressCallback(TrainerCallback):
     ) -> None:
         self._first_step = self._last_step = state.global_step
         self._began = self._mark = time.perf_counter()
-        self._sink(
-            {
-                "event": "started",
-                "total_steps": state.max_steps,
-                "resumed_from_step": state.global_step,
-                **self._started,
-            }
-        )
+        started = self._started.copy()  # the run's numbers, known before the Trainer ran
+        started["total_steps"] = state.max_steps
+        started["resumed_from_step"] = state.global_step
+        self._sink(started)
 
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any

@@ -1,9 +1,10 @@
 """Eval loss of a trained model folder on a dataset, computed as training computes it.
 
 Worker-side module (imports torch and transformers): the schedule service runs
-`eval_loss` in a spawned process so the bot's event loop never waits on it. Examples are
-tokenized and packed exactly like training data (`trainer.packing`), with the block size
-the model was trained with, so the number compares with the `eval_loss` of its metrics.
+`eval_loss` in a worker forked from the forkserver (`trainer.workers.eval`), so the bot's
+event loop never waits on it. Examples are tokenized and packed exactly like training
+data (`trainer.packing`), with the block size the model was trained with, so the number
+compares with the `eval_loss` of its metrics.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ job events and the faces read them back. `event` names the kind; the rest is its
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, TypeGuard
 
 
 class Started(TypedDict):
@@ -100,3 +100,8 @@ class Stopped(TypedDict):
 TrainEvent = Started | Progress | Eval | Checkpoint | Log | Completed | Failed | Stopped
 FinalEvent = Completed | Failed | Stopped
 FINAL_EVENTS = frozenset({"completed", "failed", "stopped"})
+
+
+def is_final(event: TrainEvent) -> TypeGuard[FinalEvent]:
+    """Whether `event` ends its run (completed, failed or stopped)."""
+    return event["event"] in FINAL_EVENTS

@@ -1,7 +1,8 @@
 """Pure data shared by the main process and the training workers.
 
 Nothing here imports torch or transformers: the main process builds a `TrainSpec`,
-pickles it into a spawned worker, and reads back plain-dict events.
+pickles it into a worker forked from the forkserver, and reads back the plain-dict events
+of `trainer.events`.
 """
 
 from __future__ import annotations
@@ -14,33 +15,6 @@ DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
 DATASET_FORMATS: tuple[str, ...] = ("text", "completion", "chat", "keywords", "csv")
 
 PRESETS: tuple[str, ...] = ("tiny", "small")
-
-# Event names a training worker emits, in the order they can appear.
-EVENT_NAMES: tuple[str, ...] = (
-    "started",
-    "progress",
-    "eval",
-    "checkpoint",
-    "log",
-    "completed",
-    "stopped",
-    "failed",
-)
-FINAL_EVENTS: frozenset[str] = frozenset({"completed", "stopped", "failed"})
-
-# A training event is a plain JSON-able dict with at least {"event": <name>}.
-# Fields per event (all numbers are int/float, never tensors):
-#   started:    total_steps, total_tokens, train_examples, val_examples, resumed_from_step
-#   progress:   step, total_steps, epoch, loss, learning_rate, tokens_seen,
-#               tokens_per_s, elapsed_s, eta_s
-#   eval:       step, eval_loss, perplexity, initial (bool: the eval before step 1)
-#   checkpoint: step, path
-#   log:        level, message
-#   completed:  model_dir, metrics {eval_loss, perplexity, initial_perplexity,
-#               train_loss, tokens_per_s, steps, tokens_seen, duration_s}
-#   stopped:    reason ("cancel" | "pause"), step, checkpoint (path or None)
-#   failed:     error (one readable line), detail (traceback or exit code/signal text)
-TrainEvent = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -62,7 +36,6 @@ class Hyperparameters:
     save_every: int = 50
     save_total_limit: int = 2
     early_stopping_patience: int = 0  # 0 disables early stopping
-    keyword_loss_weight: float = 0.0  # extra loss term for the keywords format
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -110,7 +83,12 @@ class TrainSpec:
     def from_dict(cls, raw: dict[str, Any]) -> TrainSpec:
         """Rebuild a spec stored with `to_dict`."""
         values = dict(raw)
-        values["hyperparameters"] = Hyperparameters(**values.get("hyperparameters", {}))
+        # A spec stored before a knob was removed (keyword_loss_weight) still loads.
+        known = Hyperparameters.field_names()
+        stored = values.get("hyperparameters", {})
+        values["hyperparameters"] = Hyperparameters(
+            **{k: v for k, v in stored.items() if k in known}
+        )
         values["data"] = DataOptions(**values.get("data", {}))
         return cls(**values)
 

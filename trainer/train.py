@@ -1,8 +1,8 @@
 """One training run, top to bottom: read data, build the model, pack, train, save.
 
-Runs inside a worker process (see `trainer.worker`); everything it has to say goes
-through the `sink` as plain-dict events (see `trainer.spec`), ending with exactly one of
-completed / stopped / failed.
+Runs inside a worker process (see `trainer.workers.training`); everything it has to say
+goes through the `sink` as plain-dict events (`trainer.events`), ending with exactly one
+of completed / stopped / failed.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from trainer.artifacts import save_atomically
 from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallback, perplexity
+from trainer.events import FinalEvent, Started
 from trainer.models import LoadedBase, load_base
 from trainer.packing import PackedBlocks, pack, tokenize_examples
-from trainer.spec import TrainEvent, TrainSpec
+from trainer.spec import TrainSpec
 
 
 class BlockDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
@@ -51,7 +52,7 @@ class Prepared:
     resume_from: str | None
 
 
-def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEvent:
+def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
     """Train as `spec` says; send events to `sink`; return (and send) the final event."""
     began = time.perf_counter()
     prepared = prepare(spec, sink)
@@ -104,6 +105,7 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEve
         "useful_token_fraction": prepared.train.useful_fraction,
         "early_stopped": step < trainer.state.max_steps,
     }
+    device = _device_name(trainer)
     record = {
         "spec": spec.to_dict(),
         "dataset_sha256": prepared.dataset_sha256,
@@ -111,7 +113,7 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEve
         "metrics": metrics,
         "base": spec.base,
         "block_size": block_size,
-        "device": _device_name(trainer),
+        "device": device,
     }
     save_atomically(Path(spec.output_dir), lambda tmp: _save_model(trainer, tmp), record)
     return _final(
@@ -121,7 +123,7 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> TrainEve
             "model_dir": spec.output_dir,
             "metrics": metrics,
             "base": spec.base,
-            "device": record["device"],
+            "device": device,
         },
     )
 
@@ -134,14 +136,6 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     report = load_dataset(spec.dataset_path, spec.data, block_size=hp.block_size)
     for warning in report.warnings:
         sink({"event": "log", "level": "warning", "message": warning})
-    if hp.keyword_loss_weight:
-        sink(
-            {
-                "event": "log",
-                "level": "warning",
-                "message": "keyword_loss_weight is not implemented and is ignored",
-            }
-        )
     # At least one validation example even at val_fraction 0: eval loss drives the
     # best-checkpoint choice and early stopping.
     val_fraction = max(hp.val_fraction, 1e-9)
@@ -221,7 +215,7 @@ def _resume_checkpoint(spec: TrainSpec) -> str | None:
     return str(last)
 
 
-def _started_fields(spec: TrainSpec, prepared: Prepared) -> dict[str, Any]:
+def _started_fields(spec: TrainSpec, prepared: Prepared) -> Started:
     hp = spec.hyperparameters
     block_size = len(prepared.train.input_ids[0])
     steps = hp.max_steps
@@ -229,6 +223,9 @@ def _started_fields(spec: TrainSpec, prepared: Prepared) -> dict[str, Any]:
         per_epoch = -(-len(prepared.train) // (hp.batch_size * hp.grad_accum))
         steps = int(per_epoch * hp.epochs + 0.999)
     return {
+        "event": "started",
+        "total_steps": steps,  # the Trainer's count replaces this when it starts
+        "resumed_from_step": 0,
         "total_tokens": steps * hp.batch_size * hp.grad_accum * block_size,
         "train_examples": prepared.train_examples,
         "val_examples": prepared.val_examples,
@@ -259,6 +256,6 @@ def _device_name(trainer: Trainer) -> str:
     return str(trainer.args.device.type)
 
 
-def _final(sink: EventSink, event: TrainEvent) -> TrainEvent:
+def _final(sink: EventSink, event: FinalEvent) -> FinalEvent:
     sink(event)
     return event

@@ -13,9 +13,14 @@ import json
 import shlex
 import signal
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from trainer.spec import DATASET_FORMATS, DataOptions, Hyperparameters, TrainEvent, TrainSpec
+from trainer.events import FinalEvent, Progress, TrainEvent, is_final
+from trainer.spec import DATASET_FORMATS, DataOptions, Hyperparameters, TrainSpec
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 EXIT_FAILED = 1
 EXIT_DATASET_REFUSED = 2
@@ -34,7 +39,7 @@ _HYPERPARAMETER_OPTIONS = {
 }
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add the subcommand."""
     parser = subparsers.add_parser(
         "train",
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _train(spec: TrainSpec, display: Display, args: argparse.Namespace) -> int:
-    from trainer.pool import TrainingPool
+    from trainer.workers.pool import TrainingPool
 
     pool = TrainingPool(max_concurrent=1)
     run = await pool.start(spec)
@@ -125,7 +130,7 @@ async def _train(spec: TrainSpec, display: Display, args: argparse.Namespace) ->
     return _finish(final, spec, args)
 
 
-def _finish(final: TrainEvent, spec: TrainSpec, args: argparse.Namespace) -> int:
+def _finish(final: FinalEvent, spec: TrainSpec, args: argparse.Namespace) -> int:
     if final["event"] == "completed":
         return 0
     if final["event"] == "stopped":
@@ -164,10 +169,10 @@ class JsonDisplay(Display):
 
     def show(self, event: TrainEvent) -> None:
         """Print the event as JSON."""
+        shown: Mapping[str, object] = event
         if event["event"] == "completed":
-            metrics = event.get("metrics", {})
-            event = {"event": "completed", "model_dir": event["model_dir"], **metrics}
-        print(json.dumps(event, default=str), flush=True)
+            shown = {"event": "completed", "model_dir": event["model_dir"], **event["metrics"]}
+        print(json.dumps(shown, default=str), flush=True)
 
 
 class TextDisplay(Display):
@@ -179,28 +184,27 @@ class TextDisplay(Display):
 
     def show(self, event: TrainEvent) -> None:
         """Print the event for a person."""
-        kind = event["event"]
-        if kind == "progress":
+        if event["event"] == "progress":
             self._progress(event)
-        elif kind == "started":
+        elif event["event"] == "started":
             resumed = event.get("resumed_from_step") or 0
             note = f", resuming at step {resumed}" if resumed else ""
             self._line(
                 f"Training {event['total_steps']} steps on {event['train_examples']} "
                 f"examples ({event['val_examples']} held out){note}"
             )
-        elif kind == "eval":
+        elif event["event"] == "eval":
             label = "initial " if event.get("initial") else ""
             self._line(
                 f"step {event['step']}: {label}eval loss {event['eval_loss']:.4f}, "
                 f"perplexity {event['perplexity']:.2f}"
             )
-        elif kind == "log":
+        elif event["event"] == "log":
             self._line(f"{event['level']}: {event['message']}")
-        elif kind in ("completed", "stopped", "failed"):
+        elif is_final(event):
             self._line(summary(event))
 
-    def _progress(self, event: TrainEvent) -> None:
+    def _progress(self, event: Progress) -> None:
         text = progress_line(event)
         if self._live:
             sys.stderr.write("\r\x1b[2K" + text)
@@ -214,7 +218,7 @@ class TextDisplay(Display):
         print(prefix + text, file=sys.stderr)
 
 
-def progress_line(event: TrainEvent) -> str:
+def progress_line(event: Progress) -> str:
     """`step 40/300 [###-------] loss 2.31 | 12.3k tok/s | ETA 1m20s`."""
     step, total = event["step"], max(1, event["total_steps"])
     filled = min(20, step * 20 // total)
@@ -226,7 +230,7 @@ def progress_line(event: TrainEvent) -> str:
     )
 
 
-def summary(event: TrainEvent) -> str:
+def summary(event: FinalEvent) -> str:
     """One paragraph about how the run ended."""
     if event["event"] == "completed":
         m = event["metrics"]

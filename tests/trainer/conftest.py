@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from trainer.spec import Hyperparameters, TrainEvent, TrainSpec
+from trainer.events import TrainEvent
+from trainer.spec import Hyperparameters, TrainSpec
 
 ANIMALS = ("cat", "dog", "fox", "owl", "bee", "cow")
 VERBS = ("sees", "likes", "chases", "finds")

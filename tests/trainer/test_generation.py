@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from trainer.generation import GenerationError, GenerationWorker
-from trainer.generation_child import ModelCache, cut_at_stop, generate_text
-from trainer.spec import GenerationRequest
+from trainer.spec import GenerateParams, GenerationRequest
+from trainer.workers.generation import GenerationError, GenerationWorker
+from trainer.workers.generation_child import ModelCache, cut_at_stop, generate_text
 
 
 def test_output_is_cut_at_the_first_stop_string() -> None:
@@ -21,9 +21,11 @@ def test_output_is_cut_at_the_first_stop_string() -> None:
 
 
 def test_generation_continues_a_prompt_in_the_trained_language(trained_model_dir: str) -> None:
-    request = GenerationRequest(trained_model_dir, "the cat sees the", seed=3, max_new_tokens=12)
+    request = GenerationRequest(
+        trained_model_dir, "the cat sees the", GenerateParams(seed=3, max_tokens=12)
+    )
 
-    result = generate_text(ModelCache(1), request, cap=512)
+    result = generate_text(ModelCache(1), request)
 
     assert result.text.strip()
     assert result.prompt_tokens > 0
@@ -31,16 +33,26 @@ def test_generation_continues_a_prompt_in_the_trained_language(trained_model_dir
     assert any(animal in result.text for animal in ("cat", "dog", "fox", "owl", "bee", "cow"))
 
 
-def test_the_same_seed_gives_the_same_text_and_the_cap_limits_length(
+def test_the_same_seed_gives_the_same_text_and_max_tokens_limits_length(
     trained_model_dir: str,
 ) -> None:
     cache = ModelCache(1)
-    request = GenerationRequest(trained_model_dir, "the", seed=5, max_new_tokens=400)
+    request = GenerationRequest(trained_model_dir, "the", GenerateParams(seed=5, max_tokens=6))
 
-    first, second = generate_text(cache, request, cap=6), generate_text(cache, request, cap=6)
+    first, second = generate_text(cache, request), generate_text(cache, request)
 
     assert first.text == second.text
     assert first.completion_tokens <= 6
+
+
+def test_max_tokens_is_shortened_to_the_context_window(trained_model_dir: str) -> None:
+    request = GenerationRequest(
+        trained_model_dir, "the", GenerateParams(seed=5, max_tokens=4096, temperature=0)
+    )
+
+    result = generate_text(ModelCache(1), request)
+
+    assert 0 < result.prompt_tokens + result.completion_tokens <= 128  # the micro window
 
 
 def test_the_cache_keeps_the_most_recently_used_models(
@@ -62,12 +74,14 @@ def test_the_cache_keeps_the_most_recently_used_models(
 async def test_the_worker_serves_requests_and_survives_a_killed_process(
     trained_model_dir: str,
 ) -> None:
-    worker = GenerationWorker(cached_models=2, max_new_tokens_cap=8, timeout_s=60)
+    worker = GenerationWorker(cached_models=2, timeout_s=60)
     await worker.start()
     try:
         first_pid = worker.pid
         assert first_pid is not None
-        request = GenerationRequest(trained_model_dir, "the dog", seed=1, max_new_tokens=100)
+        request = GenerationRequest(
+            trained_model_dir, "the dog", GenerateParams(seed=1, max_tokens=8)
+        )
         os.kill(first_pid, signal.SIGSTOP)  # frozen: the request stays in flight
         pending = asyncio.ensure_future(worker.generate(request))
         await asyncio.sleep(0.2)
@@ -130,14 +144,11 @@ def test_keyword_conditioning_puts_the_requested_keywords_into_the_text(
         hits = 0
         for keyword in keyword_vocabulary:
             for seed in range(3):
-                request = GenerationRequest(
-                    spec.output_dir,
-                    "",
-                    seed=seed,
-                    max_new_tokens=16,
-                    keywords=(keyword,) if conditioned else (),
+                params = GenerateParams(
+                    seed=seed, max_tokens=16, keywords=(keyword,) if conditioned else ()
                 )
-                hits += keyword in generate_text(cache, request, cap=64).text
+                request = GenerationRequest(spec.output_dir, "", params)
+                hits += keyword in generate_text(cache, request).text
         return hits / (3 * len(keyword_vocabulary))
 
     with_keywords, without = hit_rate(True), hit_rate(False)

@@ -1,4 +1,4 @@
-"""The worker pool: real spawned training processes driven from asyncio."""
+"""The worker pool: real training processes (forked from the forkserver) driven from asyncio."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from trainer.pool import TrainingPool, death_event
 from trainer.throughput import read_measurements
+from trainer.workers.pool import TrainingPool, death_event
 
 
 async def first_progress(run: Any) -> dict[str, Any]:
@@ -27,7 +27,7 @@ async def first_progress(run: Any) -> dict[str, Any]:
 
 def test_the_pool_module_does_not_import_torch() -> None:
     code = (
-        "import sys, trainer.pool, trainer.generation, trainer.throughput;"
+        "import sys, trainer.workers.pool, trainer.workers.generation, trainer.workers.eval;"
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,14 +1,13 @@
 """The generation child's work: a small LRU cache of models and one sampling call.
 
-Worker-side module (imports torch and transformers); `trainer.generation` runs it in a
-spawned process.
+Worker-side module (imports torch and transformers): the forkserver imports it once, and
+`trainer.workers.generation` runs it in a worker forked from there.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 import torch
 from transformers import (
@@ -21,7 +20,7 @@ from transformers import (
 )
 
 from trainer.data import keyword_prefix
-from trainer.spec import GenerationRequest, GenerationResult
+from trainer.spec import GenerateParams, GenerationRequest, GenerationResult
 
 Loaded = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
@@ -66,7 +65,9 @@ class StopOnStrings(StoppingCriteria):
         self._prompt_len = prompt_len
         self._stops = stops
 
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object
+    ) -> torch.BoolTensor:
         text = self._tokenizer.decode(input_ids[0, self._prompt_len :], skip_special_tokens=True)
         done = any(stop in text for stop in self._stops)
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool)  # type: ignore[return-value]
@@ -80,40 +81,36 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     return text[: min(positions)], True
 
 
-def generate_text(cache: ModelCache, request: GenerationRequest, cap: int) -> GenerationResult:
-    """Sample a completion for `request` (max_new_tokens capped at `cap`)."""
+def generate_text(cache: ModelCache, request: GenerationRequest) -> GenerationResult:
+    """Sample a completion for `request`.
+
+    `max_tokens` is taken as checked by the service; it is only shortened to what the
+    model's context window leaves room for.
+    """
     model, tokenizer = cache.get(request.model_dir)
-    prompt = (
-        keyword_prefix(request.keywords) + request.prompt if request.keywords else request.prompt
-    )
+    params = request.params
+    prompt = keyword_prefix(params.keywords) + request.prompt if params.keywords else request.prompt
     window = int(getattr(model.config, "n_positions", 0) or model.config.max_position_embeddings)
     # Learned position embeddings end at `window`: prompt and answer must fit in it.
-    max_new = max(1, min(request.max_new_tokens, cap, window - 1))
+    max_new = max(1, min(params.max_tokens, window - 1))
     ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
     keep = max(1, window - max_new)
     ids = ids[:, -keep:]  # the newest context wins when the prompt is too long
     if ids.shape[1] == 0:  # an empty prompt starts after an end-of-text, as in training
         ids = torch.tensor([[tokenizer.eos_token_id]])
-    if request.seed is not None:
-        torch.manual_seed(request.seed)
-    options: dict[str, Any] = {"max_new_tokens": max_new, "do_sample": request.temperature > 0}
-    if request.temperature > 0:
-        options.update(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k)
-    if request.stop:
-        options["stopping_criteria"] = StoppingCriteriaList(
-            [StopOnStrings(tokenizer, ids.shape[1], request.stop)]
-        )
+    if params.seed is not None:
+        torch.manual_seed(params.seed)
     with torch.no_grad():
         output = model.generate(  # type: ignore[operator]
             ids,
             attention_mask=torch.ones_like(ids),
-            repetition_penalty=request.repetition_penalty,
+            repetition_penalty=params.repetition_penalty,
             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-            **options,
+            **_sampling_options(params, tokenizer, ids.shape[1], max_new),
         )
     new_ids = output[0, ids.shape[1] :]
     decoded = str(tokenizer.decode(new_ids, skip_special_tokens=True))
-    text, was_cut = cut_at_stop(decoded, request.stop)
+    text, was_cut = cut_at_stop(decoded, params.stop)
     completion_tokens = len(tokenizer.encode(text, add_special_tokens=False)) if was_cut else 0
     return GenerationResult(
         text=text,
@@ -121,3 +118,16 @@ def generate_text(cache: ModelCache, request: GenerationRequest, cap: int) -> Ge
         completion_tokens=completion_tokens if was_cut else int(new_ids.shape[0]),
         latency_s=0.0,  # the parent measures what the caller waited
     )
+
+
+def _sampling_options(
+    params: GenerateParams, tokenizer: PreTrainedTokenizerBase, prompt_len: int, max_new: int
+) -> dict[str, object]:
+    options: dict[str, object] = {"max_new_tokens": max_new, "do_sample": params.temperature > 0}
+    if params.temperature > 0:
+        options.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k)
+    if params.stop:
+        options["stopping_criteria"] = StoppingCriteriaList(
+            [StopOnStrings(tokenizer, prompt_len, params.stop)]
+        )
+    return options

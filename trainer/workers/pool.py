@@ -1,24 +1,23 @@
-"""Training jobs in spawned child processes, driven from asyncio without importing torch.
+"""Training jobs in worker processes forked from the forkserver, driven from asyncio.
 
-Each run gets a one-way pipe for its events; the event loop watches that pipe and the
-process sentinel with `add_reader`, so nothing ever blocks the loop and a child that dies
-without a word (OOM killer, SIGKILL, segfault) is noticed as soon as it is gone.
+Each run is a `WorkerProcess` with a one-way pipe for its events (`trainer.events`); a
+worker that dies without a final event (OOM killer, SIGKILL, segfault) gets one made up
+from its exit code as soon as it is gone. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
-from collections.abc import AsyncIterator
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from multiprocessing.synchronize import Event
+from typing import cast
 
-from trainer.procs import start_process, worker_context
-from trainer.spec import FINAL_EVENTS, TrainEvent, TrainSpec
+from trainer.events import Failed, FinalEvent, Stopped, TrainEvent, is_final
+from trainer.spec import TrainSpec
 from trainer.throughput import record_throughput
-from trainer.worker import train_worker_main
+from trainer.workers.process import WorkerProcess, signal_name, worker_context
+from trainer.workers.training import train_worker_main
 
 _SIGNAL_HINTS = {
     "SIGKILL": "killed, possibly out of memory",
@@ -29,10 +28,10 @@ _SIGNAL_HINTS = {
 }
 
 
-def death_event(exitcode: int | None) -> TrainEvent:
+def death_event(exitcode: int | None) -> Failed:
     """The `failed` event for a worker that ended without a final event."""
-    if exitcode is not None and exitcode < 0:
-        name = signal.Signals(-exitcode).name
+    name = signal_name(exitcode)
+    if name is not None:
         hint = _SIGNAL_HINTS.get(name, "ended by a signal")
         return {
             "event": "failed",
@@ -56,44 +55,41 @@ class TrainingRun:
     def __init__(
         self,
         spec: TrainSpec,
-        process: BaseProcess,
-        conn: Connection,
-        flags: tuple[Any, Any],
+        worker: WorkerProcess,
+        flags: tuple[Event, Event],
         stop_grace_s: float,
-        on_final: Any,
-        on_exit: Any,
+        on_final: Callable[[TrainingRun, FinalEvent], None],
+        on_exit: Callable[[TrainingRun], None],
     ) -> None:
         self.spec = spec
-        self._process = process
-        self._conn = conn
+        self._worker = worker
         self._cancel, self._pause = flags
         self._stop_grace_s = stop_grace_s
         self._on_final = on_final
         self._on_exit_hook = on_exit
         self._exited = asyncio.Event()
         self._events: list[TrainEvent] = []
+        self._final: FinalEvent | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._stop_reason: str | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(conn.fileno(), self._read_events)
-        self._loop.add_reader(process.sentinel, self._on_exit)
+        worker.watch(self._received, self._on_exit)
 
     @property
     def pid(self) -> int | None:
         """The worker's process id."""
-        return self._process.pid
+        return self._worker.pid
 
     @property
     def exitcode(self) -> int | None:
         """None while running; negative for a signal, as in multiprocessing."""
-        return self._process.exitcode
+        return self._worker.exitcode
 
     @property
-    def final_event(self) -> TrainEvent | None:
+    def final_event(self) -> FinalEvent | None:
         """The completed/stopped/failed event once the run is over."""
-        last = self._events[-1] if self._events else None
-        return last if last is not None and last["event"] in FINAL_EVENTS else None
+        return self._final
 
     async def events(self) -> AsyncIterator[TrainEvent]:
         """Every event from the start, ending with the final one; many readers may iterate."""
@@ -102,19 +98,19 @@ class TrainingRun:
             while index < len(self._events):
                 index += 1
                 yield self._events[index - 1]
-            if self.final_event is not None:
+            if self._final is not None:
                 return
             waiter = self._loop.create_future()
             self._waiters.append(waiter)
             await waiter
 
-    async def wait(self) -> TrainEvent:
+    async def wait(self) -> FinalEvent:
         """Wait for the final event and the worker's exit; return the final event."""
         async for _ in self.events():
             pass
         await self._exited.wait()
-        assert self.final_event is not None
-        return self.final_event
+        assert self._final is not None
+        return self._final
 
     def cancel(self) -> None:
         """Stop at the next optimizer step without saving; kill after the grace period."""
@@ -126,55 +122,48 @@ class TrainingRun:
 
     def kill(self) -> None:
         """End the worker now (SIGKILL)."""
-        if self._process.is_alive():
-            self._process.kill()
+        self._worker.kill()
 
-    def _request_stop(self, reason: str, flag: Any) -> None:
-        if self.final_event is not None or self._stop_reason is not None:
+    def _request_stop(self, reason: str, flag: Event) -> None:
+        if self._final is not None or self._stop_reason is not None:
             return
         self._stop_reason = reason
         flag.set()
         self._kill_timer = self._loop.call_later(self._stop_grace_s, self.kill)
 
-    def _read_events(self) -> None:
-        try:
-            while self._conn.poll():
-                self._append(self._conn.recv())
-        except (EOFError, OSError):
-            self._loop.remove_reader(self._conn.fileno())
+    def _received(self, message: object) -> None:
+        assert isinstance(message, dict)
+        self._append(cast(TrainEvent, message))  # what `train_worker_main` sends
 
-    def _on_exit(self) -> None:
-        self._loop.remove_reader(self._process.sentinel)
-        if not self._conn.closed:
-            self._read_events()  # events sent just before exiting are still in the pipe
-            self._loop.remove_reader(self._conn.fileno())
-            self._conn.close()
-        self._process.join()
+    def _on_exit(self, exitcode: int | None) -> None:
         if self._kill_timer is not None:
             self._kill_timer.cancel()
-        if self.final_event is None:
-            self._append(self._unreported_end())
+        if self._final is None:
+            self._append(self._unreported_end(exitcode))
         self._exited.set()
         self._on_exit_hook(self)
 
-    def _unreported_end(self) -> TrainEvent:
+    def _unreported_end(self, exitcode: int | None) -> FinalEvent:
         if self._stop_reason is not None:  # killed after the grace period ran out
-            steps = [e["step"] for e in self._events if "step" in e]
-            step = steps[-1] if steps else 0
-            return {
-                "event": "stopped",
-                "reason": self._stop_reason,
-                "step": step,
-                "checkpoint": None,
-                "killed": True,
-            }
-        return death_event(self._process.exitcode)
+            return self._killed_after_stop()
+        return death_event(exitcode)
+
+    def _killed_after_stop(self) -> Stopped:
+        steps = [step for e in self._events if isinstance(step := e.get("step"), int)]
+        return {
+            "event": "stopped",
+            "reason": self._stop_reason,
+            "step": steps[-1] if steps else 0,
+            "checkpoint": None,
+            "killed": True,
+        }
 
     def _append(self, event: TrainEvent) -> None:
-        if self.final_event is not None:
+        if self._final is not None:
             return
         self._events.append(event)
-        if event["event"] in FINAL_EVENTS:
+        if is_final(event):
+            self._final = event
             self._on_final(self, event)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
@@ -183,7 +172,7 @@ class TrainingRun:
 
 
 class TrainingPool:
-    """Runs at most `max_concurrent` training workers at once (spawned processes)."""
+    """Runs at most `max_concurrent` training workers at once (forked from the forkserver)."""
 
     def __init__(
         self,
@@ -209,22 +198,18 @@ class TrainingPool:
         """Start a worker for `spec`, waiting for a free slot first."""
         await self._slots.acquire()
         try:
-            receiver, sender = self._context.Pipe(duplex=False)
             flags = (self._context.Event(), self._context.Event())
-            process = self._context.Process(
-                target=train_worker_main,
-                args=(spec, sender, *flags, self._threads),
+            worker = await WorkerProcess.start(
+                self._context,
+                train_worker_main,
+                (spec, *flags, self._threads),
                 name=f"trainbot-train-{spec.job_id or 'job'}",
-                daemon=True,
+                duplex=False,  # only the child writes
             )
-            await start_process(process)
-            sender.close()  # only the child writes; EOF then means the child is gone
         except BaseException:
             self._slots.release()
             raise
-        run = TrainingRun(
-            spec, process, receiver, flags, self._stop_grace_s, self._record, self._release
-        )
+        run = TrainingRun(spec, worker, flags, self._stop_grace_s, self._record, self._release)
         self._runs.add(run)
         return run
 
@@ -245,7 +230,7 @@ class TrainingPool:
         self._runs.discard(run)
         self._slots.release()
 
-    def _record(self, run: TrainingRun, final: TrainEvent) -> None:
+    def _record(self, run: TrainingRun, final: FinalEvent) -> None:
         if self._throughput_path and final["event"] == "completed":
             record_throughput(
                 self._throughput_path,

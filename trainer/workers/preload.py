@@ -1,4 +1,4 @@
-"""Imported once by the forkserver that workers are forked from (see `trainer.procs`).
+"""Imported once by the forkserver that workers are forked from (see `trainer.workers.process`).
 
 Only imports: no tensor is created and no thread started here, so a forked worker starts
 from a clean torch that has merely been loaded.
@@ -8,7 +8,7 @@ from a clean torch that has merely been loaded.
 
 import os
 
-from trainer.worker import die_with_parent
+from trainer.workers.process import die_with_parent
 
 # The server dies with the service, even by SIGKILL, at once: without this it would
 # first notice the closed pipe and then tear down a whole torch interpreter, while its
@@ -21,5 +21,5 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 
 import trainer.evaluate
-import trainer.generation_child
 import trainer.train
+import trainer.workers.generation_child

@@ -1,62 +1,16 @@
-"""What the data-hungry policies read: eval loss from a worker process (metric) and a
-few unseen examples (llm). Neither runs in the event loop's thread."""
+"""What the llm policy reads: a few examples the model has not seen, read in a thread.
+
+(The metric policy's eval loss comes from a worker process: `trainer.workers.eval`.)
+"""
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
-
     from storage.datasets import DatasetRow
-    from storage.registry import ModelRow
-    from trainer.evaluate import EvalResult
-
-MAX_EVAL_EXAMPLES = 200  # the metric policy's loss is measured on at most this many
-
-
-class EvalWorker:
-    """One spawned process, started on first use, that computes eval losses with torch."""
-
-    def __init__(self, max_examples: int = MAX_EVAL_EXAMPLES) -> None:
-        self.max_examples = max_examples
-        self._executor: ProcessPoolExecutor | None = None
-
-    async def measure(
-        self, model: ModelRow, dataset: DatasetRow, trained_on: DatasetRow | None
-    ) -> EvalResult:
-        """The eval loss of a local model on the newest (preferably unseen) examples."""
-        from trainer.evaluate import eval_loss
-
-        if self._executor is None:
-            from concurrent.futures import ProcessPoolExecutor
-
-            from trainer.procs import worker_context
-
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=worker_context())
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                self._executor,
-                eval_loss,
-                model.path,
-                dataset.path,
-                dataset.format,
-                trained_on.path if trained_on else None,
-                self.max_examples,
-            )
-        except BrokenProcessPool:
-            self._executor = None  # the worker died (out of memory?): a fresh one next time
-            raise RuntimeError("the evaluation worker process died") from None
-
-    def stop(self) -> None:
-        """End the process (a measurement in flight is abandoned)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
 
 
 async def unseen_examples(
