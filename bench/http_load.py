@@ -23,10 +23,13 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/
 
@@ -44,7 +47,7 @@ def serve(conn: Connection, data_dir: str) -> None:
 
 async def _serve(conn: Connection, data_dir: Path) -> None:
     from bot.app import App
-    from bot.core.jobs.service import JobRequest
+    from bot.core.jobs.request import JobRequest
     from bot.logs import configure_logging
     from bot.settings import Settings
 
@@ -88,7 +91,7 @@ async def _bare_status(request: web.Request) -> web.Response:
     return web.json_response({"jobs": {}, "queue_length": 0, "running": []})
 
 
-async def _publish(services: Any, job_id: str, events: int, rate: float) -> None:
+async def _publish(services: Services, job_id: str, events: int, rate: float) -> None:
     for step in range(1, events + 1):
         await services.bus.publish(job_id, "progress", {"step": step, "sent_at": time.time()})
         await asyncio.sleep(1 / rate)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
 import uuid
@@ -14,9 +13,9 @@ from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 
 from bot.core.errors import TooMany, TrainbotError
+from bot.http.auth import bearer_client, verify_hook
 from bot.http.errors import TooLarge, Unauthorized, error_body
-from bot.http.routes.hooks import verify_hook
-from bot.http.state import CLIENT, ServerState, client_id
+from bot.http.state import CLIENT, ServerState
 from bot.logs import get_logger
 
 log = get_logger(__name__)
@@ -119,7 +118,7 @@ def _auth(state: ServerState) -> Middleware:
         # Fail closed: a route added without a declaration still needs a token.
         mode = state.auth.get((request.method, route.resource.canonical), "token")
         if mode == "token":
-            request[CLIENT] = _bearer_client(state, request)
+            request[CLIENT] = bearer_client(state, request)
         # Refused before reading a byte (aiohttp's client_max_size covers chunked bodies).
         if request.content_length is not None and request.content_length > limit:
             raise TooLarge(f"the request body is over {state.settings.http.max_body_mb:g} MiB")
@@ -129,17 +128,3 @@ def _auth(state: ServerState) -> Middleware:
         return response
 
     return auth
-
-
-def _bearer_client(state: ServerState, request: web.Request) -> str:
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise Unauthorized("send an API token: Authorization: Bearer <token>")
-    offered = given.strip().encode()
-    match = None
-    for token in state.token_secrets():  # no early exit: timing says nothing about which
-        if hmac.compare_digest(offered, token):
-            match = token
-    if match is None:
-        raise Unauthorized("the API token is not valid")
-    return client_id(match)

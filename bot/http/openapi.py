@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from bot.http.auth import SIGNATURE_HEADER, TOKEN_HEADER
+from bot.http.responses import ErrorOut
 from bot.http.routing import Route
-from bot.http.views import ErrorOut
 
 REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"{(\w+)}")
@@ -20,13 +21,13 @@ SECURITY = {
     "hookToken": {
         "type": "apiKey",
         "in": "header",
-        "name": "X-Trainbot-Token",
+        "name": TOKEN_HEADER,
         "description": "The hook's secret (hooks with auth = token).",
     },
     "hookSignature": {
         "type": "apiKey",
         "in": "header",
-        "name": "X-Trainbot-Signature",
+        "name": SIGNATURE_HEADER,
         "description": "sha256=<hex HMAC-SHA256 of the raw body> (auth = hmac).",
     },
 }

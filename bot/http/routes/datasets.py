@@ -6,9 +6,9 @@ from aiohttp import web
 
 from bot.core.datasets import Upload
 from bot.core.errors import Invalid
+from bot.http.responses import DatasetList, DatasetOut, UploadOut
 from bot.http.routing import Call, Route, json_response
 from bot.http.schemas import DatasetForm, DatasetRecords
-from bot.http.views import DatasetList, DatasetOut, UploadOut
 
 
 async def upload_dataset(call: Call) -> web.StreamResponse:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
+from bot.http.responses import PredictionList, PredictionOut
 from bot.http.routing import Call, Route, json_response
 from bot.http.schemas import GenerateBody, GenerateFields, PredictionQuery
-from bot.http.views import PredictionList, PredictionOut
 
 
 class Usage(BaseModel):

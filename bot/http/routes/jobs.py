@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.errors import Invalid
-from bot.core.jobs.service import JobRequest
+from bot.core.jobs.request import JobRequest
+from bot.http.responses import EventOut, EventPage, JobList, JobOut
 from bot.http.routing import Call, Route, json_response
 from bot.http.schemas import EventQuery, JobCreate, JobQuery
 from bot.http.sse import stream_events, wants_stream
-from bot.http.views import EventOut, EventPage, JobList, JobOut
 
 IDEMPOTENCY_HELP = "Retrying with the same key returns the same job instead of a new one."
 LAST_EVENT_HELP = "SSE: resume after this event id (as browsers send it on reconnect)."

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from bot.core.errors import Conflict
 from bot.http.archive import tar_gz_chunks
+from bot.http.responses import ModelList, ModelOut
 from bot.http.routing import Call, Route, json_response
-from bot.http.views import ModelList, ModelOut
 
 
 async def list_models(call: Call) -> web.StreamResponse:

@@ -8,7 +8,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
+from bot.core.services import Services
 from bot.core.status import overview
+from bot.core.types import JobStatus
 from bot.http.docs_page import render_docs
 from bot.http.routing import Call, Route, json_response
 
@@ -54,9 +56,16 @@ async def readyz(call: Call) -> web.StreamResponse:
     worker = services.generation.worker
     pid = getattr(worker, "pid", None)
     checks["generation_worker"] = f"running (pid {pid})" if pid else "idle (starts on demand)"
-    checks["training_workers"] = f"{getattr(services.jobs.pool, 'running', 0)} running"
+    storage_ok = checks["storage"] == "ok"
+    checks["training_workers"] = await _training_workers(services) if storage_ok else "unknown"
     ready = checks["storage"] == "ok" and checks["job_dispatcher"] == "ok"
     return json_response(Readiness(ready=ready, checks=checks), 200 if ready else 503)
+
+
+async def _training_workers(services: Services) -> str:
+    # One worker process per running local job (the pool belongs to the local backend).
+    running = await services.store.jobs.with_status(JobStatus.RUNNING)
+    return f"{sum(1 for job in running if job.backend == 'local')} running"
 
 
 async def status(call: Call) -> web.StreamResponse:
