@@ -28,7 +28,7 @@ from storage.store import Store
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    from bot.core.openai.client import OpenAIBackend as OpenAIClient
+    from bot.core.openai.client import OpenAIClient
     from bot.http.server import HttpServer
     from bot.room.face import RoomFace
     from trainer.workers.generation import GenerationWorker
@@ -210,7 +210,7 @@ def _openai_client(s: Settings) -> OpenAIClient | None:
     if o.api_key is None or not o.api_key.get_secret_value():
         return None
     # Imported here: without a key, start-up never pays for importing the client.
-    from bot.core.openai.client import OpenAIBackend as OpenAIClient
+    from bot.core.openai.client import OpenAIClient
 
     return OpenAIClient(o)
 

@@ -6,8 +6,6 @@ one aiohttp middleware (JSON `{"error": {"code", "message"}}`).
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class TrainbotError(Exception):
     """Base of domain errors: `code` is stable for programs, `message` is for people."""
@@ -15,7 +13,7 @@ class TrainbotError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(self, message: str, *, details: object = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details

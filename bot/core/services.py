@@ -17,7 +17,7 @@ from bot.core.sources.service import SourceService
 from storage.store import Store
 
 if TYPE_CHECKING:
-    from bot.core.openai.client import OpenAIBackend
+    from bot.core.openai.client import OpenAIClient
 
 
 @dataclass(frozen=True)
@@ -35,4 +35,4 @@ class Services:
     sources: SourceService
     schedules: ScheduleService
     # The OpenAI client, or None without an API key (features needing it say so).
-    openai: OpenAIBackend | None = None
+    openai: OpenAIClient | None = None

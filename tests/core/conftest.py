@@ -30,5 +30,4 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture
 async def services(app_factory: Callable[..., Any]) -> Services:
     app = await app_factory()
-    assert app.services is not None
     return app.services

@@ -60,9 +60,11 @@ def parse_hyperparameters(
     return (base or Hyperparameters()).replace(**changes)
 
 
-def _convert(value: Any, kind: type) -> float:
+def _convert(value: object, kind: type) -> float:
     if isinstance(value, bool):
         raise ValueError(value)
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"not a number: {value!r}")  # as int() and float() would
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(value)

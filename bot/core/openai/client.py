@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
 
@@ -89,7 +89,7 @@ def api_message(exc: openai.APIError) -> str:
     return exc.message
 
 
-class OpenAIBackend:
+class OpenAIClient:
     """Thin async calls over the official client; every method is one API operation."""
 
     def __init__(self, settings: OpenAISettings) -> None:
@@ -136,10 +136,8 @@ class OpenAIBackend:
             options["suffix"] = suffix
         if seed is not None:
             options["seed"] = seed
-        method: Method = {
-            "type": "supervised",
-            "supervised": {"hyperparameters": hyperparameters},  # type: ignore[typeddict-item]
-        }
+        supervised = {"hyperparameters": hyperparameters}  # checked by `openai.options`
+        method = cast("Method", {"type": "supervised", "supervised": supervised})
         async with self._limit:
             job = await self.client.fine_tuning.jobs.create(
                 model=model, training_file=training_file, method=method, **options

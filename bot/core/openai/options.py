@@ -65,10 +65,10 @@ def parse_remote_options(raw: dict[str, Any], default_suffix: str) -> RemoteOpti
     return RemoteOptions(hyperparameters, suffix, seed)
 
 
-def _number(name: str, value: Any, kind: type, low: float, high: float) -> float:
+def _number(name: str, value: object, kind: type, low: float, high: float) -> float:
     what = "an integer" if kind is int else "a number"
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError
         number = float(value)
         if kind is int and not number.is_integer():
@@ -80,7 +80,7 @@ def _number(name: str, value: Any, kind: type, low: float, high: float) -> float
     return int(number) if kind is int else number
 
 
-def _suffix(value: Any) -> str:
+def _suffix(value: object) -> str:
     if not isinstance(value, str) or not SUFFIX.match(value):
         raise ValueError(f"suffix must be 1 to 64 letters, digits, '-' or '_', got {value!r}")
     return value

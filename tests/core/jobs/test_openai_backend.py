@@ -66,7 +66,6 @@ def start_app(
 @pytest.fixture
 async def services(start_app: Callable[..., Any]) -> Services:
     app = await start_app()
-    assert app.services is not None
     return app.services
 
 
