@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    # argparse's sub-parser action, which each subcommand module's `register` adds to.
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 # Each module in bot/cli/ with this name defines `register(subparsers)`; the subcommand
 # it adds sets `func(args) -> int`. Heavy imports happen inside `func`, so `--help`

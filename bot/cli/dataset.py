@@ -6,12 +6,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer.spec import DATASET_FORMATS
 
+if TYPE_CHECKING:
+    from bot.cli import Subparsers
+    from trainer.data import DatasetReport, DatasetStats
+    from trainer.spec import Hyperparameters
 
-def register(subparsers: Any) -> None:
+
+def register(subparsers: Subparsers) -> None:
     """Add `dataset` with its `stats` and `validate` subcommands."""
     parser = subparsers.add_parser(
         "dataset",
@@ -68,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 2
 
 
-def _stats(args: argparse.Namespace, report: Any, hp: Any, block_size: int) -> Any:
+def _stats(
+    args: argparse.Namespace, report: DatasetReport, hp: Hyperparameters, block_size: int
+) -> DatasetStats:
     from trainer.data import compute_stats
     from trainer.throughput import tokens_per_second
     from trainer.tokenizer import load_tokenizer_file, train_bpe_tokenizer
