@@ -60,12 +60,12 @@ async def trainbot(
     app, user_id = await bots.start(allowed=["@bob*"], admins=["@ann*"])
     bot = Trainbot(app, user_id)
     for seed, name in enumerate(("poems", "stories", "songs")):
-        await bot.core.datasets.upload_records(name, records(seed=seed))
-    job = await bot.core.jobs.service.submit(
+        await bot.services.datasets.upload_records(name, records(seed=seed))
+    job = await bot.services.jobs.submit(
         JobRequest("poems", hyperparameters=dict(FAST)), requested_by="@ann:fixture"
     )
-    await wait_for(bot.core.services, job.id, is_final_state)
-    assert "succeeded" == (await bot.core.jobs.service.get(job.id)).status
+    await wait_for(bot.services, job.id, is_final_state)
+    assert "succeeded" == (await bot.services.jobs.get(job.id)).status
     yield bot
     await bots.stop()
 
