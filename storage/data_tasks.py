@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.types import JobStatus
 from storage.db import Database
 
 COLUMNS = (
@@ -15,7 +16,7 @@ COLUMNS = (
     "created_at, finished_at"
 )
 JSON_FIELDS = ("params", "progress", "report")
-FINISHED = ("succeeded", "failed")
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class DataTaskRow:
 
     id: str
     kind: str  # "optimize" or "generate"
-    status: str  # "running", "succeeded" or "failed"
+    status: JobStatus  # RUNNING, SUCCEEDED or FAILED
     dataset_id: str | None  # the version optimized (None for generate)
     dataset_name: str
     params: dict[str, Any]
@@ -49,6 +50,7 @@ class DataTaskRow:
         values = dict(row)
         for name in JSON_FIELDS:
             values[name] = json.loads(values.pop(f"{name}_json"))
+        values["status"] = JobStatus(values["status"])
         return cls(**values)
 
 
@@ -95,7 +97,7 @@ class DataTaskRepo:
         )
         return [DataTaskRow.from_row(r) for r in rows]
 
-    async def with_status(self, *statuses: str) -> list[DataTaskRow]:
+    async def with_status(self, *statuses: JobStatus) -> list[DataTaskRow]:
         """Tasks in any of `statuses`, oldest first."""
         marks = ", ".join("?" for _ in statuses)
         rows = await self.db.fetchall(
