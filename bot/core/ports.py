@@ -2,7 +2,7 @@
 
 `JobService` drives every job through a `TrainingBackend` picked by name from its
 registry; the backends write jobs only through the `JobLedger` they are built with.
-`LocalBackend` runs jobs in worker processes through a `RunPool` (`trainer.pool`);
+`LocalBackend` runs jobs in worker processes through a `RunPool` (`trainer.workers.pool`);
 `OpenAIBackend` drives fine-tuning jobs at the API.
 """
 

@@ -1,7 +1,7 @@
 """Run local jobs: hand queued jobs to the training pool and record what the workers report.
 
 The dispatcher takes the oldest queued local job whenever a slot is free, checks its
-dataset, starts a worker (a `RunPool`, `trainer.pool`), and turns the worker's events
+dataset, starts a worker (a `RunPool`, `trainer.workers.pool`), and turns the worker's events
 into job events and state changes; a finished run registers its model. The dispatcher's
 slot count is the one concurrency limit: a job waiting for a slot stays queued (and can
 be cancelled as such) instead of waiting inside the pool with the ledger's lock held.
