@@ -1,8 +1,10 @@
-"""The chat model as data preparation uses it: one call per item, its tokens tallied and
-priced with the configured per-token prices."""
+"""The chat model as data preparation uses it: one call per item, at most
+`max_concurrency` at once, its tokens tallied and priced with the configured prices."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,3 +107,23 @@ class PricedChat:
             "output_tokens": tokens.received,
             "cost_usd": round(self.cost(tokens), 6),
         }
+
+
+async def run_bounded(count: int, work: Callable[[int], Awaitable[None]], concurrency: int) -> None:
+    """`work(i)` for every i < count, at most `concurrency` at once.
+
+    A fixed set of workers pulls indexes, so a huge dataset never becomes a huge number of
+    tasks. The first error stops the other workers and is raised as is.
+    """
+    indexes = iter(range(count))
+
+    async def worker() -> None:
+        for index in indexes:  # shared: each index is taken by exactly one worker
+            await work(index)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, count)):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.dataprep.chat import PricedChat, Tally
+from bot.core.dataprep.chat import PricedChat, Tally, run_bounded
 from bot.core.dataprep.estimate import Estimate
-from bot.core.dataprep.progress import LiveTask, run_bounded
+from bot.core.dataprep.progress import LiveTask
 from bot.core.dataprep.tasks import Prepared
 from bot.core.dataprep.template import TemplateSpec
 from bot.core.errors import Invalid

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.core.dataprep.chat import PricedChat, Tally
+from bot.core.dataprep.chat import PricedChat, Tally, run_bounded
 from bot.core.dataprep.clean import (
     DEFAULT_INSTRUCTIONS,
     BadAnswer,
@@ -24,7 +24,7 @@ from bot.core.dataprep.clean import (
     read_source,
 )
 from bot.core.dataprep.estimate import Estimate
-from bot.core.dataprep.progress import LiveTask, run_bounded
+from bot.core.dataprep.progress import LiveTask
 from bot.core.dataprep.tasks import Prepared
 from bot.core.errors import Invalid
 

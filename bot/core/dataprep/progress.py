@@ -1,9 +1,8 @@
-"""A running data task in memory: its progress for followers, and the bounded worker pool."""
+"""A running data task in memory: its progress, and the events its followers wait on."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -45,23 +44,3 @@ class LiveTask:
         # handing out a fresh one wakes every follower exactly once per change.
         tick, self.tick = self.tick, asyncio.Event()
         tick.set()
-
-
-async def run_bounded(count: int, work: Callable[[int], Awaitable[None]], concurrency: int) -> None:
-    """`work(i)` for every i < count, at most `concurrency` at once.
-
-    A fixed set of workers pulls indexes, so a huge dataset never becomes a huge number of
-    tasks. The first error stops the other workers and is raised as is.
-    """
-    indexes = iter(range(count))
-
-    async def worker() -> None:
-        for index in indexes:  # shared: each index is taken by exactly one worker
-            await work(index)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(concurrency, count)):
-                group.create_task(worker())
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
