@@ -18,7 +18,7 @@ class StateStore(Protocol):
 
 @dataclass(frozen=True)
 class MatrixConfig:
-    """Plain connection settings; the app fills them from `[matrix]` in bot/settings.py.
+    """Plain connection settings; `bot.room.face` fills them from the `[matrix]` settings.
 
     `allowed_users` holds MXID globs (fnmatch): their invites are accepted (others are
     rejected; an empty list rejects every invite) and, with e2ee, their devices trusted.

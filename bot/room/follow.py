@@ -22,8 +22,8 @@ from bot.core.services import Services
 from bot.core.types import FINAL, JobStatus
 from bot.logs import get_logger
 from bot.matrix import format as fmt
-from bot.matrix.lossplot import render_loss_curve
 from bot.matrix.types import StateStore
+from bot.room.lossplot import render_loss_curve
 from bot.room.ports import Room
 from bot.room.text import (
     job_final_text,

@@ -11,7 +11,7 @@ from nio import AsyncClientConfig, DownloadResponse, EnableEncryptionBuilder, Ro
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.dev.homeserver import SynapseServer
-from bot.matrix.lossplot import render_loss_curve
+from bot.room.lossplot import render_loss_curve
 
 from . import trainbot
 from .conftest import E2E, unique
