@@ -265,7 +265,7 @@ async def test_a_rate_limited_request_is_retried(services: Services, fake: FakeO
     fake.rate_limit_next("POST /v1/files")
     fake.rate_limit_next("GET /v1/fine_tuning/jobs/")
     # Built as `!train faq backend=openai suffix=helpdesk lr_multiplier=0.5` builds it.
-    args = train.parse("faq backend=openai suffix=helpdesk lr_multiplier=0.5".split())
+    args = train.parse(["faq", "backend=openai", "suffix=helpdesk", "lr_multiplier=0.5"])
     request = JobRequest(
         args.word(0, "dataset"),
         hyperparameters=options_dict(args, HYPER_KEYS),
