@@ -58,7 +58,7 @@ class DemoSession:
         self.demo_id = await ensure_user(self.synapse, DEMO_LOCALPART, self.state.demo_password)
         self.write(f"Starting Trainbot as {self.bot_id} (base model {self.options.base}) …")
         await self._start_app()
-        assert self.app is not None and self.app.services is not None
+        assert self.app is not None
         await store_demo_dataset(self.app.services, self.write)
         client = await log_in(self.synapse.base_url, self.demo_id, self.state.demo_password)
         try:
@@ -107,6 +107,7 @@ class DemoSession:
         configure_logging("INFO", "console", settings.secret_values(), self._log_file)
         self.app = App(settings)
         await self.app.start()
+        assert self.app.matrix is not None  # the demo always runs the Matrix face
         connection = self.app.matrix.connection
         if connection.sync_count == 0:
             # Its first sync is only a starting point; commands sent before it are history.
