@@ -14,9 +14,10 @@ from bot.app import App
 from bot.core.dataprep.clean import DEFAULT_INSTRUCTIONS, TEXT_RULE
 from bot.core.dataprep.progress import Progress
 from bot.core.dataprep.template import make_spec
-from bot.room.text import task_final_text as final_text, task_progress_line as progress_line
 from bot.core.errors import Invalid
 from bot.core.services import Services
+from bot.room.text import task_final_text as final_text
+from bot.room.text import task_progress_line as progress_line
 from bot.settings import Settings
 from storage.data_tasks import DataTaskRow
 from tests.fakes.openai_server import FakeOpenAI
