@@ -12,8 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainer.artifacts import TRAINBOT_JSON
+
+if TYPE_CHECKING:
+    from trainer.data import Example
 
 BATCH_SIZE = 8
 
@@ -70,7 +74,7 @@ def eval_loss(
 
 def _pick_examples(
     path: str, data_format: str | None, trained_path: str | None, limit: int
-) -> tuple[list[object], bool]:
+) -> tuple[list[Example], bool]:
     from trainer.data import read_dataset
     from trainer.spec import DataOptions
 

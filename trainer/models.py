@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    GenerationConfig,
     GPT2Config,
     GPT2LMHeadModel,
     PreTrainedModel,
@@ -119,7 +119,7 @@ def _load_pretrained(name: str, source: str) -> LoadedBase:
 
 
 def _set_generation_defaults(model: PreTrainedModel, eos_id: int) -> None:
-    generation_config: Any = model.generation_config
+    generation_config: GenerationConfig | None = model.generation_config
     if generation_config is None:
         return
     generation_config.eos_token_id = eos_id

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from trainer.data import Example
 
 IGNORE_INDEX = -100
 
@@ -46,7 +51,9 @@ class PackedBlocks:
         return len(self.input_ids)
 
 
-def tokenize_examples(examples: Sequence[Any], tokenizer: Any) -> list[TokenizedExample]:
+def tokenize_examples(
+    examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase
+) -> list[TokenizedExample]:
     """Token ids and trained flags per example (Example objects from trainer.data)."""
     if getattr(tokenizer, "chat_template", None):
         chat = [e for e in examples if e.messages]
@@ -56,7 +63,9 @@ def tokenize_examples(examples: Sequence[Any], tokenizer: Any) -> list[Tokenized
     return _tokenize_segments(examples, tokenizer)
 
 
-def _tokenize_segments(examples: Sequence[Any], tokenizer: Any) -> list[TokenizedExample]:
+def _tokenize_segments(
+    examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase
+) -> list[TokenizedExample]:
     # One batched call for all segments: the fast tokenizer parallelises it in Rust.
     texts = [text for e in examples for text, _ in e.segments]
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
@@ -74,7 +83,9 @@ def _tokenize_segments(examples: Sequence[Any], tokenizer: Any) -> list[Tokenize
     return out
 
 
-def _tokenize_chat(messages: Sequence[dict[str, Any]], tokenizer: Any) -> TokenizedExample:
+def _tokenize_chat(
+    messages: Sequence[dict[str, Any]], tokenizer: PreTrainedTokenizerBase
+) -> TokenizedExample:
     """Render with the tokenizer's chat template; train only assistant turns (weight 1)."""
     text = tokenizer.apply_chat_template(list(messages), tokenize=False)
     spans: list[tuple[int, int]] = []
@@ -82,7 +93,7 @@ def _tokenize_chat(messages: Sequence[dict[str, Any]], tokenizer: Any) -> Tokeni
     for i, message in enumerate(messages):
         # The template renders a prefix of the conversation as a prefix of the text, so
         # the characters a message adds are its span.
-        current = tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False)
+        current = str(tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False))
         if message.get("role") == "assistant" and message.get("weight", 1) == 1:
             start = len(previous) if current.startswith(previous) else 0
             spans.append((start, len(current)))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
 DATASET_FORMATS: tuple[str, ...] = ("text", "completion", "chat", "keywords", "csv")
@@ -103,7 +105,8 @@ class Limit:
     low_open: bool = False  # `low` itself is refused (top_p > 0)
 
 
-def _param(default: Any, low: float | None, high: float | None, help: str, **kw: Any) -> Any:
+def _param(default: T, low: float | None, high: float | None, help: str, **kw: bool) -> T:
+    """A dataclass field with this default and its `Limit` in the metadata."""
     return field(default=default, metadata={"limit": Limit(low, high, help, **kw)})
 
 

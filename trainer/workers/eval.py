@@ -44,6 +44,11 @@ class EvalWorker:
         self.max_examples = max_examples
         self._server = ServingWorker(eval_worker_main, (), name="trainbot-eval", task="evaluation")
 
+    @property
+    def pid(self) -> int | None:
+        """The current child's process id (None before the first measurement)."""
+        return self._server.pid
+
     async def measure(
         self, model: ModelFolder, dataset: DatasetFile, trained_on: DatasetFile | None
     ) -> EvalResult:
