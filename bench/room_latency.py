@@ -62,7 +62,7 @@ def serve_bot(conn: Connection, settings: dict[str, Any]) -> None:
 
 async def _serve_bot(conn: Connection, raw: dict[str, Any]) -> None:
     from bot.app import App
-    from bot.core.jobs.service import JobRequest
+    from bot.core.jobs.request import JobRequest
     from bot.logs import configure_logging
     from bot.settings import Settings
 
