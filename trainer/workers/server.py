@@ -90,6 +90,7 @@ class ServingWorker:
 
     async def stop(self) -> None:
         """Ask the child to exit; kill it if it does not within the grace period."""
+        self._fail(f"the {self._label} was stopped during the request")
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop(self._stop_grace_s)
