@@ -60,7 +60,7 @@ async def _serve(conn: Connection, data_dir: Path) -> None:
     )
     app = App(settings)
     await app.start()
-    assert app.services is not None and app.http is not None
+    assert app.http is not None
     bare = web.Application()
     bare.router.add_get("/v1/status", _bare_status)
     runner = web.AppRunner(bare, access_log=None)

@@ -69,7 +69,6 @@ async def _serve_bot(conn: Connection, raw: dict[str, Any]) -> None:
     configure_logging("WARNING")
     app = App(Settings.model_validate(raw))
     await app.start()
-    assert app.services is not None
     services = app.services
     rng = random.Random(0)
     texts = [{"text": " ".join(rng.choice(WORDS) for _ in range(10))} for _ in range(200)]

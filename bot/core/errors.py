@@ -1,7 +1,8 @@
 """Errors people can cause, with a readable message and the HTTP status they map to.
 
 Exactly two places translate them: the command dispatcher (a notice in the room) and
-one aiohttp middleware (JSON `{"error": {"code", "message"}}`).
+one aiohttp middleware (JSON `{"error": {"code", "message"}}`). A message names a chat
+command as `` `!name` ``; the room shows its configured prefix there (`bot.room.text`).
 """
 
 from __future__ import annotations

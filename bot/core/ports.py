@@ -33,6 +33,10 @@ class TrainingRun(Protocol):
         """Stop at the next step without a checkpoint (ends with `stopped`)."""
         ...
 
+    def kill(self) -> None:
+        """End the worker at once (SIGKILL)."""
+        ...
+
     @property
     def exitcode(self) -> int | None:
         """The worker's exit code, None while it lives."""

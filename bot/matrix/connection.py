@@ -10,6 +10,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     DownloadError,
+    Event,
     MegolmEvent,
     RoomGetEventResponse,
     SyncError,
@@ -183,7 +184,7 @@ class MatrixConnection:
                 await self._deliver(room_id, event)
         await self._rooms.leave_if_alone(response.rooms.join)
 
-    async def _deliver(self, room_id: str, event: Any) -> None:
+    async def _deliver(self, room_id: str, event: Event) -> None:
         if isinstance(event, MegolmEvent):
             if self._crypto is not None:
                 await self.history.mark_handled(event.event_id)

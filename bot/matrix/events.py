@@ -57,5 +57,5 @@ def to_incoming(
     )
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: object) -> str | None:
     return str(value) if value is not None else None

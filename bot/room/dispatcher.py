@@ -17,6 +17,7 @@ from bot.logs import get_logger
 from bot.matrix import format as fmt
 from bot.matrix.rooms import is_allowed
 from bot.matrix.types import IncomingMessage
+from bot.room import text
 from bot.room.commands.base import ACK_REACTION, Command, CommandContext, Reply, UsageError
 from bot.room.follow import Follow
 from bot.room.ports import Room
@@ -109,7 +110,7 @@ class Dispatcher:
             example = (target if target.example else command).example_line(self.prefix)
             return Reply.notice(f"{exc.message}\nUsage: {usage}\nExample: {example}")
         except TrainbotError as exc:
-            return Reply.notice(exc.message)
+            return Reply.notice(text.error_text(exc.message, self.prefix))
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             bound.exception("command failed", command=command.name, error_id=error_id)

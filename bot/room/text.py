@@ -23,6 +23,12 @@ from storage.registry import ModelRow
 LISTED = 10  # invalid answers named in a task's final notice; the rest are counted
 
 
+def error_text(message: str, prefix: str) -> str:
+    """A domain error as the room reads it: core names commands as `!name` (both faces
+    share its messages); the room shows its configured prefix instead."""
+    return message.replace("`!", f"`{prefix}")
+
+
 def duration(seconds: float | None) -> str:
     """`1m12s`, `2h05m`, `45s`; `?` when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:

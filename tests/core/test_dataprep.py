@@ -70,7 +70,6 @@ def start_app(
         app: App = await app_factory(
             settings(tmp_path / "data", fake if with_key else None, **openai)
         )
-        assert app.services is not None
         return app.services
 
     return start

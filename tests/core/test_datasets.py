@@ -3,7 +3,7 @@
 import pytest
 
 from bot.core.errors import Conflict, Invalid, NotFound
-from bot.core.jobs.service import JobRequest
+from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
 from tests.support.services import is_final_state, records, wait_for
 

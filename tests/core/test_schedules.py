@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import App
-from bot.core.jobs.service import JobRequest
+from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
 from bot.settings import Settings
 from storage.schedules import DecisionRow
@@ -65,7 +65,6 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 def start(app_factory: Callable[..., Any], tmp_path: Path) -> Callable[..., Any]:
     async def start_with(*schedules: dict[str, Any], **options: Any) -> Services:
         app: App = await app_factory(settings_with(tmp_path / "data", list(schedules), **options))
-        assert app.services is not None
         return app.services
 
     return start_with

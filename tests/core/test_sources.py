@@ -73,7 +73,6 @@ def start(app_factory: StartApp, server: JsonServer, tmp_path: Path) -> StartApp
     async def start_app(**source: Any) -> Services:
         url = source.pop("url", server.url + "/news")
         app: App = await app_factory(settings(tmp_path / "data", url, **source))
-        assert app.services is not None
         return app.services
 
     return start_app
@@ -431,7 +430,6 @@ async def test_an_interval_source_runs_one_interval_after_its_last_fetch_even_af
     server.answer(answer(1, 2, 3))
     config = settings(tmp_path / "data", server.url + "/news", scheduler=True, every="1h")
     app: App = await app_factory(config)
-    assert app.services is not None
     services = app.services
 
     async def fetched() -> Any:
@@ -444,7 +442,6 @@ async def test_an_interval_source_runs_one_interval_after_its_last_fetch_even_af
     await app.stop()
 
     again: App = await app_factory(config)
-    assert again.services is not None
     [status] = await again.services.sources.status()
     assert status.next_run is not None
     assert abs(status.next_run.timestamp() - (first.started_at + 3600)) < 1
@@ -456,7 +453,6 @@ async def test_a_cron_source_runs_at_its_times(app_factory: StartApp, tmp_path: 
         tmp_path / "data", "http://127.0.0.1:9/x", scheduler=True, every=None, cron="30 4 * * *"
     )
     app: App = await app_factory(config)
-    assert app.services is not None
     [status] = await app.services.sources.status()
     assert "cron 30 4 * * *" == status.schedule and [] == status.fetches
     assert status.next_run is not None and (4, 30) == (status.next_run.hour, status.next_run.minute)
@@ -472,7 +468,6 @@ async def test_stopping_cancels_a_running_fetch_which_writes_nothing(
     app_factory: StartApp, server: JsonServer, tmp_path: Path
 ) -> None:
     app: App = await app_factory(settings(tmp_path / "data", server.url + "/news"))
-    assert app.services is not None
     server.answer(answer(1, 2, 3))
     server.hold()
     running = asyncio.create_task(app.services.sources.fetch("news", trigger="t"))

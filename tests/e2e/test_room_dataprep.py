@@ -55,7 +55,6 @@ async def test_optimize_answers_an_estimate_then_cleans_into_a_new_version(
     ann = await make_person("ann")
     openai = {"api_key": fake.api_key, "base_url": fake.base_url, "max_concurrency": 2}
     app, bot_id = await start_trainbot(allowed=[ann.user_id], openai=openai)
-    assert app.services is not None
     await app.services.datasets.upload_records("ds", MESSY)
     room = await open_room(app, ann, bot_id)
 
@@ -93,7 +92,6 @@ async def test_generate_answers_the_count_then_stores_the_final_prompts(
     ann = await make_person("ann")
     openai = {"api_key": fake.api_key, "base_url": fake.base_url}
     app, bot_id = await start_trainbot(allowed=[ann.user_id], openai=openai)
-    assert app.services is not None
     room = await open_room(app, ann, bot_id)
     fake.chat_reply = lambda messages: f"A tale of {messages[-1]['content'][11:]}."
 
@@ -123,7 +121,6 @@ async def test_without_a_key_and_with_a_wrong_template_the_room_is_told_why(
 ) -> None:
     ann = await make_person("ann")
     app, bot_id = await start_trainbot(allowed=[ann.user_id])
-    assert app.services is not None
     await app.services.datasets.upload_records("ds", MESSY)
     room = await open_room(app, ann, bot_id)
     assert "set [openai] api_key" in await room.answer("!optimize ds confirm")
@@ -138,5 +135,5 @@ async def test_without_a_key_and_with_a_wrong_template_the_room_is_told_why(
     twice = await other.answer(GENERATE + " race=orc,elf")
     assert twice.startswith("race is given more than once")
     assert [] == await app.services.dataprep.find()
-    assert keyed.services is not None and [] == await keyed.services.dataprep.find()
+    assert [] == await keyed.services.dataprep.find()
     assert [] == fake.chat_requests

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from bot.app import App
-from bot.core.jobs.service import JobRequest
+from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
 from bot.dev.homeserver import SynapseServer
 from tests.support.services import FAST, is_final_state, records, wait_for
@@ -47,7 +47,6 @@ class Trainbot:
 
     @property
     def services(self) -> Services:
-        assert self.app.services is not None
         return self.app.services
 
 

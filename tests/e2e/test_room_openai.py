@@ -38,7 +38,6 @@ async def test_a_remote_job_reports_progress_and_its_model_answers(
     ann = await make_person("ann")
     openai = {"api_key": fake.api_key, "base_url": fake.base_url, "poll_interval_s": 0.05}
     app, bot_id = await start_trainbot(allowed=[ann.user_id], openai=openai)
-    assert app.services is not None
     await app.services.datasets.upload_records("faq", FAQ)
     room = await open_room(app, ann, bot_id)
 
@@ -71,7 +70,6 @@ async def test_a_remote_failure_shows_the_apis_reason_in_the_room(
     ann = await make_person("ann")
     openai = {"api_key": fake.api_key, "base_url": fake.base_url, "poll_interval_s": 0.05}
     app, bot_id = await start_trainbot(allowed=[ann.user_id], openai=openai)
-    assert app.services is not None
     await app.services.datasets.upload_records("faq", FAQ)
     room = await open_room(app, ann, bot_id)
 
@@ -92,7 +90,6 @@ async def test_without_a_key_the_room_is_told_what_to_configure(
 ) -> None:
     ann = await make_person("ann")
     app, bot_id = await start_trainbot(allowed=[ann.user_id])
-    assert app.services is not None
     await app.services.datasets.upload_records("faq", FAQ)
     room = await open_room(app, ann, bot_id)
     refused = await room.answer("!train faq backend=openai")

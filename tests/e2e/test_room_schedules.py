@@ -33,7 +33,6 @@ async def test_an_admin_checks_the_schedule_and_the_decision_is_posted(
     app, bot_id = await start_trainbot(
         allowed=[bob.user_id], admins=[ann.user_id], schedules=[SCHEDULE]
     )
-    assert app.services is not None
     datasets = app.services.datasets
     room = await open_room(app, ann, bot_id)
     bobs = await join(room, bob)

@@ -108,7 +108,6 @@ async def test_a_scheduled_failure_and_the_recovery_are_told_in_the_sources_room
     )
     await invite_bot(ann, room_id, bot_id)
     room = Room(app, ann, room_id, bot_id)
-    assert app.services is not None
     for _ in range(600):  # the fetch at start has written news@v1
         if await app.services.store.datasets.latest("news"):
             break

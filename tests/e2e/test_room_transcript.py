@@ -61,7 +61,6 @@ async def test_train_progress_in_place_final_notice_and_curve(
     ann = await make_person("ann")
     app, bot_id = await start_trainbot(allowed=[ann.user_id])
     room = await open_room(app, ann, bot_id)
-    assert app.services is not None
     await app.services.datasets.upload_records("poems", records())
 
     hp = " ".join(f"{k}={v}" for k, v in {**FAST, "max_steps": 40}.items())

@@ -71,7 +71,6 @@ async def test_hooks_refuse_get(api: Api) -> None:
 
 async def test_a_route_added_without_a_declaration_still_needs_a_token(app: App) -> None:
     # Fail closed: the auth middleware protects whatever the router holds.
-    assert app.services is not None
     web_app = build_app(app.services, app.settings)
 
     async def extra(request: web.Request) -> web.Response:

@@ -19,7 +19,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture
 def services(app: App) -> Services:
-    assert app.services is not None
     return app.services
 
 

@@ -12,7 +12,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 def outbox(app: App) -> NotificationOutbox:
-    assert app.services is not None
     return app.services.notifications
 
 
@@ -78,7 +77,6 @@ async def test_a_notify_hook_needs_text(api: Api) -> None:
 
 
 async def test_queued_notices_survive_in_storage(app: App) -> None:
-    assert app.services is not None
     fresh = NotificationOutbox(app.services.store.state)  # as a restarted process sees it
     before = len(await fresh.pending())
     await outbox(app).enqueue("!room:test", "persisted", source="test")

@@ -68,16 +68,13 @@ async def test_a_second_job_queues_until_the_slot_is_free(
 
     # The queued job's stream replays what happened and stays open with keep-alives;
     # a client leaving closes its subscription.
-    assert app.services is not None
     subscribers = app.services.bus.subscriber_count
     stream = api.headers(Accept="text/event-stream")
     async with api.session.get(f"/v1/jobs/{b}/events", headers=stream) as response:
         seen = await asyncio.wait_for(read_sse(response, stop_at_comment=True), 10)
     assert ["queued", "paused", "queued"] == [e.data["status"] for e in seen if e.id]
     assert "keep-alive" == seen[-1].comment
-    await _until(
-        lambda: app.services is not None and app.services.bus.subscriber_count == subscribers
-    )
+    await _until(lambda: app.services.bus.subscriber_count == subscribers)
 
     # The running job is cancelled; then the queued one gets the slot and finishes.
     assert 200 == (await api.post(f"/v1/jobs/{first['id']}/cancel")).status

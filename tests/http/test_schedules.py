@@ -98,7 +98,6 @@ async def test_check_decides_now_and_the_decision_is_kept(scheduled: tuple[App, 
     assert [retrain] == one
     listed = (await api.get("/v1/schedules")).json["schedules"][0]["decisions"]
     assert [retrain["id"], nothing.json["id"]] == [d["id"] for d in listed]
-    assert app.services is not None
     texts = [n.text for n in await app.services.notifications.pending()]
     assert 2 == len(texts) and texts[1].startswith("Retraining stories (policy new_data): ")
 
@@ -116,7 +115,6 @@ async def test_unknown_models_and_bad_queries_are_refused(scheduled: tuple[App, 
         reply = await api.get(f"/v1/schedules/stories/decisions?{query}")
         assert 422 == reply.status, query
     assert 401 == (await api.post("/v1/schedules/stories/check", token=None)).status
-    assert app.services is not None
     assert [] == await app.services.store.decisions.recent("ghost")
     assert [] == await app.services.store.decisions.recent("stories")  # nothing evaluated
 

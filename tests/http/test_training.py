@@ -64,7 +64,6 @@ async def trained(app: App) -> AsyncIterator[Trained]:
 
 @pytest.fixture
 def services(app: App) -> Services:
-    assert app.services is not None
     return app.services
 
 

@@ -132,19 +132,17 @@ async def test_a_worker_that_ignores_a_stop_request_is_killed_after_the_grace_pe
     }
 
 
-async def test_a_full_pool_makes_the_next_start_wait_for_a_free_slot(
+async def test_the_pool_starts_each_run_at_once_the_dispatcher_limits_how_many(
     tmp_path: Path, text_corpus: Path, micro_spec: Any
 ) -> None:
     pool = TrainingPool(max_concurrent=1)
     first = await pool.start(micro_spec(tmp_path, text_corpus, name="one"))
-    second_start = asyncio.ensure_future(pool.start(micro_spec(tmp_path, text_corpus, name="two")))
+    second = await asyncio.wait_for(
+        pool.start(micro_spec(tmp_path, text_corpus, name="two")), timeout=10
+    )
 
-    await asyncio.sleep(0.3)
-    assert not second_start.done()
-    first.kill()
-    second = await asyncio.wait_for(second_start, timeout=10)
-
-    assert pool.running == 1
-    second.kill()
-    assert (await second.wait())["signal"] == "SIGKILL"
-    assert pool.running == 0
+    assert 2 == pool.running
+    for run in (first, second):
+        run.kill()
+        assert "SIGKILL" == (await run.wait())["signal"]
+    assert 0 == pool.running

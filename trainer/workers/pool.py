@@ -172,7 +172,11 @@ class TrainingRun:
 
 
 class TrainingPool:
-    """Runs at most `max_concurrent` training workers at once (forked from the forkserver)."""
+    """Starts training workers (forked from the forkserver) and stops them all at shutdown.
+
+    How many run at once is the job dispatcher's decision (`bot.core.jobs.backends`), made
+    once there; `max_concurrent` here only shares the CPU threads among that many workers.
+    """
 
     def __init__(
         self,
@@ -181,7 +185,6 @@ class TrainingPool:
         throughput_path: str | None = None,
         threads_per_worker: int | None = None,
     ) -> None:
-        self._slots = asyncio.Semaphore(max_concurrent)
         self._stop_grace_s = stop_grace_s
         self._throughput_path = throughput_path
         cpus = os.cpu_count() or 1
@@ -195,20 +198,15 @@ class TrainingPool:
         return len(self._runs)
 
     async def start(self, spec: TrainSpec) -> TrainingRun:
-        """Start a worker for `spec`, waiting for a free slot first."""
-        await self._slots.acquire()
-        try:
-            flags = (self._context.Event(), self._context.Event())
-            worker = await WorkerProcess.start(
-                self._context,
-                train_worker_main,
-                (spec, *flags, self._threads),
-                name=f"trainbot-train-{spec.job_id or 'job'}",
-                duplex=False,  # only the child writes
-            )
-        except BaseException:
-            self._slots.release()
-            raise
+        """Start a worker for `spec`."""
+        flags = (self._context.Event(), self._context.Event())
+        worker = await WorkerProcess.start(
+            self._context,
+            train_worker_main,
+            (spec, *flags, self._threads),
+            name=f"trainbot-train-{spec.job_id or 'job'}",
+            duplex=False,  # only the child writes
+        )
         run = TrainingRun(spec, worker, flags, self._stop_grace_s, self._record, self._release)
         self._runs.add(run)
         return run
@@ -228,7 +226,6 @@ class TrainingPool:
 
     def _release(self, run: TrainingRun) -> None:
         self._runs.discard(run)
-        self._slots.release()
 
     def _record(self, run: TrainingRun, final: FinalEvent) -> None:
         if self._throughput_path and final["event"] == "completed":

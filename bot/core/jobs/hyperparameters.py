@@ -25,7 +25,6 @@ LIMITS: dict[str, tuple[float | None, float | None]] = {
     "save_every": (1, None),
     "save_total_limit": (1, 100),
     "early_stopping_patience": (0, 1000),
-    "keyword_loss_weight": (0.0, 10.0),
 }
 ALIASES = {"lr": "learning_rate", "steps": "max_steps", "batch": "batch_size"}
 

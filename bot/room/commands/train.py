@@ -6,7 +6,7 @@ import dataclasses
 import typing
 
 from bot.core.jobs.hyperparameters import ALIASES
-from bot.core.jobs.service import JobRequest
+from bot.core.jobs.request import JobRequest
 from bot.core.openai.options import REMOTE_ONLY
 from bot.room.commands.base import Arg, Args, CommandContext, Option, Reply, command, options_dict
 from bot.room.text import duration

@@ -9,7 +9,7 @@ import pytest
 from bot.app import App
 from bot.core.errors import Conflict, Invalid
 from bot.core.generation import GenerateParams
-from bot.core.jobs.service import JobRequest
+from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
 from bot.room.commands.base import options_dict
 from bot.room.commands.train import HYPER_KEYS, train

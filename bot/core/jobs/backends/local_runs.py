@@ -176,6 +176,11 @@ class LocalRuns:
         # The pool reports the final event, not the exit itself; poll the exit code briefly.
         while run.exitcode is None and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+        # This task's end frees the job's slot (the one concurrency limit): no worker may
+        # outlive it and run beside the next job.
+        if run.exitcode is None:
+            log.warning("training worker did not exit after its final event; killing it")
+            run.kill()
 
     async def _record(self, job: JobRow, spec: TrainSpec, event: TrainEvent) -> None:
         data: dict[str, Any] = {key: value for key, value in event.items() if key != "event"}
