@@ -14,7 +14,7 @@ from storage.db import Database
 JOB_COLUMNS = (
     "id, name, status, backend, dataset_id, base, spec_json, requested_by, room_id, "
     "result_json, error, model_id, created_at, started_at, finished_at, updated_at, "
-    "progress_event_id, remote_id"
+    "remote_id"
 )
 
 
@@ -38,7 +38,6 @@ class JobRow:
     started_at: float | None
     finished_at: float | None
     updated_at: float
-    progress_event_id: str | None
     remote_id: str | None
 
     @classmethod
@@ -84,7 +83,7 @@ class JobRepo:
         """Store a new job."""
         await self.db.execute(
             f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"({', '.join('?' * len(JOB_COLUMNS.split(',')))})",
             (
                 job.id,
                 job.name,
@@ -102,7 +101,6 @@ class JobRepo:
                 job.started_at,
                 job.finished_at,
                 job.updated_at,
-                job.progress_event_id,
                 job.remote_id,
             ),
         )

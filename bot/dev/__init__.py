@@ -1,1 +1,3 @@
-"""bot/dev"""
+"""For trying Trainbot out: the demo and the throwaway Synapse homeserver it (and the e2e
+tests) start.
+"""

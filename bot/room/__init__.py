@@ -1,1 +1,3 @@
-"""bot/room"""
+"""The chat face: commands, the dispatcher, progress edited in place, every sentence people
+read. Talks to Matrix through `bot.matrix`.
+"""

@@ -40,10 +40,15 @@ async def test_old_version_database_is_upgraded_without_losing_rows(tmp_path: Pa
 
     upgraded = await Database.open(path)
     assert len(migrations) == await upgraded.schema_version()
-    job = await upgraded.fetchone("SELECT id, name, progress_event_id FROM jobs")
+    job = await upgraded.fetchone("SELECT id, name, status FROM jobs")
     state = await upgraded.fetchone("SELECT value FROM state WHERE key = 'sync'")
     assert job is not None and state is not None
-    assert ("job1", "poems", None, "s72") == (job["id"], job["name"], job[2], state["value"])
+    assert ("job1", "poems", "succeeded", "s72") == (
+        job["id"],
+        job["name"],
+        job["status"],
+        state["value"],
+    )
     await upgraded.close()
 
 
@@ -62,3 +67,31 @@ async def test_a_failing_migration_is_rolled_back(tmp_path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
     assert "a" not in tables
+
+
+async def test_room_message_ids_move_into_state_when_upgrading(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    migrations = bundled_migrations()
+    old = await Database.open(path, migrations=migrations[:5])
+    for job_id, event_id in (("job1", "$progress1"), ("job2", None)):
+        await old.execute(
+            "INSERT INTO jobs (id, name, status, dataset_id, base, spec_json, created_at,"
+            " updated_at, progress_event_id) VALUES (?, 'poems', 'running', 'ds1', 'tiny',"
+            " '{}', 1.0, 2.0, ?)",
+            (job_id, event_id),
+        )
+    await old.execute(
+        "INSERT INTO state (key, value, updated_at) VALUES ('matrix.final_notice.job0', '1', 1.0)"
+    )
+    await old.close()
+
+    upgraded = await Database.open(path)
+    rows = await upgraded.fetchall("SELECT key, value FROM state ORDER BY key")
+    columns = [row["name"] for row in await upgraded.fetchall("PRAGMA table_info(jobs)")]
+    await upgraded.close()
+
+    assert [
+        ("room.final_notice.job.job0", "1"),
+        ("room.progress_message.job.job1", "$progress1"),
+    ] == [(row["key"], row["value"]) for row in rows]
+    assert "progress_event_id" not in columns

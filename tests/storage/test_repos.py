@@ -40,7 +40,6 @@ def job(job_id: str, status: str = "queued") -> JobRow:
         started_at=None,
         finished_at=None,
         updated_at=now,
-        progress_event_id=None,
         remote_id=None,
     )
 

@@ -62,7 +62,6 @@ class JobLedger:
             started_at=None,
             finished_at=None,
             updated_at=now,
-            progress_event_id=None,
             remote_id=None,
         )
         await self.store.jobs.insert(job)

@@ -1,1 +1,3 @@
-"""bot/core/schedules"""
+"""Adaptive retraining: `[[schedules]]` policies evaluated on a schedule, every decision
+recorded, retrains through the job service.
+"""

@@ -1,1 +1,1 @@
-"""bot/core/sources"""
+"""Data sources: `[[sources]]` HTTP endpoints fetched on a schedule into new dataset versions."""

@@ -1,1 +1,1 @@
-"""bot/http/routes"""
+"""Route declarations, one module per resource; each exports `ROUTES`."""
