@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.core.dataprep.estimate import dollars
 from bot.core.dataprep.progress import Progress
+from bot.core.types import JobStatus
 from bot.matrix.format import Formatted, table
 from storage.data_tasks import DataTaskRow
 from storage.datasets import DatasetRow
@@ -71,14 +72,14 @@ def progress_line(job: JobRow, progress: dict[str, Any] | None) -> str:
         rate(progress.get("tokens_per_s")),
         f"ETA {duration(progress.get('eta_s'))}",
     ]
-    if job.status != "running":
+    if job.status != JobStatus.RUNNING:
         parts.append(job.status)
     return " · ".join(parts)
 
 
 def job_final_text(job: JobRow, prefix: str) -> str:
     """The notice for a finished job: metrics on success, the reason otherwise."""
-    if job.status == "succeeded":
+    if job.status == JobStatus.SUCCEEDED:
         r = job.result or {}
         facts = _job_facts(r)
         detail = f" {', '.join(facts)}." if facts else ""
@@ -86,7 +87,7 @@ def job_final_text(job: JobRow, prefix: str) -> str:
             f"✅ Job {job.id} succeeded: {r.get('model')} is ready.{detail} "
             f"Try it: {prefix}generate model={r.get('model')} <prompt>"
         )
-    if job.status == "cancelled":
+    if job.status == JobStatus.CANCELLED:
         return f"⏹ Job {job.id} ({job.name}) was cancelled."
     return f"❌ Job {job.id} ({job.name}) failed: {job.error or 'unknown error'}"
 
@@ -119,21 +120,21 @@ def task_what(task: DataTaskRow) -> str:
 
 def task_progress_line(task: DataTaskRow, progress: Progress) -> str:
     """The room's progress message: `🧹 cleaning ds@v1 (task x): 12/40, 1 invalid`."""
-    icon = {"succeeded": "✅", "failed": "❌"}.get(task.status, "⏳")
+    icon = {JobStatus.SUCCEEDED: "✅", JobStatus.FAILED: "❌"}.get(task.status, "⏳")
     invalid = "kept the original" if task.kind == "optimize" else "left out"
     line = f"{icon} {task_what(task)} (task {task.id}): {progress.done}/{progress.total} done"
     if progress.invalid:
         line += f", {progress.invalid} {invalid}"
-    if task.status == "succeeded":
+    if task.status == JobStatus.SUCCEEDED:
         line += f" → {task.result_label}"
-    elif task.status == "failed":
+    elif task.status == JobStatus.FAILED:
         line += " — failed"
     return line
 
 
 def task_final_text(task: DataTaskRow) -> str:
     """The notice when a task ends: the new version and every invalid answer, or why not."""
-    if task.status != "succeeded":
+    if task.status != JobStatus.SUCCEEDED:
         return f"❌ Task {task.id} ({task_what(task)}) failed: {task.error or 'unknown error'}"
     report = task.report
     if task.kind == "optimize":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.jobs.states import STATUSES
 from bot.core.status import overview
+from bot.core.types import JobStatus
 from bot.matrix.format import text
 from bot.room.commands.base import Arg, Args, CommandContext, Reply, command
 from bot.room.text import duration, jobs_table, progress_line
@@ -62,7 +63,7 @@ async def jobs(ctx: CommandContext, args: Args) -> Reply:
 async def cancel(ctx: CommandContext, args: Args) -> Reply:
     """Cancel now (queued, paused) or at the next step (running)."""
     job = await ctx.services.jobs.cancel(args.word(0, "job"))
-    how = "cancelled" if job.status == "cancelled" else "cancelling at the next step"
+    how = "cancelled" if job.status == JobStatus.CANCELLED else "cancelling at the next step"
     return Reply.notice(f"Job {job.id} ({job.name}): {how}.")
 
 
@@ -75,7 +76,7 @@ async def cancel(ctx: CommandContext, args: Args) -> Reply:
 async def pause(ctx: CommandContext, args: Args) -> Reply:
     """Hold a queued job, or pause a running one at its next checkpoint."""
     job = await ctx.services.jobs.pause(args.word(0, "job"))
-    how = "paused" if job.status == "paused" else "pausing at the next checkpoint"
+    how = "paused" if job.status == JobStatus.PAUSED else "pausing at the next checkpoint"
     return Reply.notice(f"Job {job.id} ({job.name}): {how}.")
 
 
