@@ -40,9 +40,8 @@ def test_allowed_requests_pass() -> None:
     refuse_action(JobStatus.RUNNING, "pause")
     refuse_action(JobStatus.PAUSED, "resume")
     refuse_action(JobStatus.FAILED, "delete")
-    check_transition(
-        JobStatus.RUNNING, JobStatus.QUEUED
-    )  # a restart puts a running job back in the queue
+    # A restart puts a running job back in the queue.
+    check_transition(JobStatus.RUNNING, JobStatus.QUEUED)
 
 
 def test_a_finished_job_cannot_restart() -> None:
