@@ -76,6 +76,9 @@ class HttpSettings(Section):
         default_factory=list,
         description="Webhooks, one [[http.hooks]] table each (none by default).",
     )
+    hook_tolerance_s: int = Field(
+        300, ge=1, description="How old a webhook's signed timestamp may be (replays refused)."
+    )
 
     @model_validator(mode="after")
     def _unique_hook_names(self) -> HttpSettings:

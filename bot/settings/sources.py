@@ -51,6 +51,9 @@ class SourceSettings(Section):
         None, description="Room for fetch failures (default: the dataset's room, if any)."
     )
     timeout_s: float = Field(30.0, gt=0, description="Seconds before a fetch fails.")
+    follow_redirects: Literal["same-origin", "never"] = Field(
+        "same-origin", description="Redirects followed: to the same origin only, or never."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -18,7 +19,16 @@ class TrainerSettings(Section):
         30.0, gt=0, description="Seconds a job gets to checkpoint on cancel/pause/stop."
     )
     min_examples: int = Field(10, ge=1, description="Fewest valid examples a dataset needs.")
-    default_base: str = Field("tiny", description="Base model: tiny, small, a folder or hub id.")
+    default_base: str = Field(
+        "tiny", description="Base model: a preset, a registered version, an allowed folder."
+    )
+    base_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders whose model folders may be a base= (besides registered models).",
+    )
+    allow_hub: bool = Field(
+        False, description="Let base= name a Hugging Face hub id (read from the local cache)."
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     report_to: str = Field(
         "none", description="Experiment tracking: none, tensorboard, wandb, mlflow."
