@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+import weakref
 
 from aiohttp import web
 
+from bot.core.errors import Conflict
 from bot.http.errors import Unauthorized
 from bot.http.state import ServerState, client_id
 
 TOKEN_HEADER = "X-Trainbot-Token"
 SIGNATURE_HEADER = "X-Trainbot-Signature"
+# Signatures accepted per server (the aiohttp app), each kept until it would be too old
+# to pass the timestamp check anyway; replays within the window are refused.
+_SEEN: weakref.WeakKeyDictionary[web.Application, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
 def bearer_client(state: ServerState, request: web.Request) -> str:
@@ -33,7 +39,12 @@ def bearer_client(state: ServerState, request: web.Request) -> str:
 
 
 async def verify_hook(state: ServerState, request: web.Request) -> str:
-    """The caller's identity (`hook:<name>`) when the hook's secret checks out, else 401."""
+    """The caller's identity (`hook:<name>`) when the hook's secret checks out, else 401.
+
+    An hmac hook's signature covers a timestamp and the body (`t=<unix s>,sha256=<hex>`
+    over `<t>.<body>`): a timestamp outside `http.hook_tolerance_s` is refused, and so is a
+    signature already accepted within that window (a replay, 409).
+    """
     hook = state.hook(request.match_info.get("name", ""))
     # The same answer for an unknown hook and a wrong secret: names are not disclosed.
     refused = Unauthorized(
@@ -43,12 +54,57 @@ async def verify_hook(state: ServerState, request: web.Request) -> str:
         raise refused
     secret = hook.secret.get_secret_value().encode()
     if hook.auth == "token":
-        offered = request.headers.get(TOKEN_HEADER, "").encode()
-        ok = hmac.compare_digest(offered, secret)
-    else:
-        scheme, _, signature = request.headers.get(SIGNATURE_HEADER, "").partition("=")
-        expected = hmac.new(secret, await request.read(), hashlib.sha256).hexdigest()
-        ok = scheme == "sha256" and hmac.compare_digest(signature.encode(), expected.encode())
-    if not ok:
+        offered = request.headers.get(TOKEN_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(offered, secret):
+            raise refused
+        return f"hook:{hook.name}"
+    signed = _signature_parts(request.headers.get(SIGNATURE_HEADER, ""))
+    if signed is None:
         raise refused
+    stamp, signature = signed
+    expected = hook_signature(secret, stamp, await request.read())
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise refused
+    tolerance = state.settings.http.hook_tolerance_s
+    if abs(time.time() - int(stamp)) > tolerance:
+        raise Unauthorized(
+            f"the signed timestamp t={stamp} is more than {tolerance} s away from the "
+            "server's clock: sign each delivery with the current Unix time"
+        )
+    _remember_once(request.app, f"{hook.name}:{signature}", int(stamp) + tolerance)
     return f"hook:{hook.name}"
+
+
+def hook_signature(secret: bytes, stamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 an hmac hook's sender puts after `sha256=`: of `<t>.<body>`."""
+    return hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _signature_parts(header: str) -> tuple[str, str] | None:
+    """(timestamp, hex signature) from `t=<unix s>,sha256=<hex>`, or None when malformed."""
+    fields = dict(part.strip().partition("=")[::2] for part in header.split(","))
+    stamp, signature = fields.get("t", ""), fields.get("sha256", "")
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        return None
+    if not (signature.isascii() and len(signature) == 64):
+        return None
+    return stamp, signature
+
+
+def _remember_once(app: web.Application, key: str, until: float) -> None:
+    """Record an accepted signature until its timestamp leaves the window; 409 if seen.
+
+    Check and record happen without an await between them, so of two identical
+    requests in flight exactly one gets through.
+    """
+    seen = _SEEN.setdefault(app, {})
+    now = time.time()
+    for old in [k for k, expiry in seen.items() if expiry < now]:
+        del seen[old]
+    if key in seen:
+        raise Conflict(
+            "this signed delivery was already accepted (a replay): sign every delivery anew, "
+            "with the current time in t= (identical bodies signed in the same second are "
+            "one delivery)"
+        )
+    seen[key] = until

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import socket
+import time
 from pathlib import Path
 
 import aiohttp
@@ -56,7 +57,10 @@ async def test_notify_hook_text_arrives_in_the_room(
         await invite_bot(ann, room_id, bot_id)
         text = "Nightly data import finished: **120** new stories @room <script>"
         body = json.dumps({"text": text})
-        signature = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+        # The README's signing scheme: HMAC-SHA256 of "<unix time>.<body>".
+        stamp = str(int(time.time()))
+        signed = f"{stamp}.{body}".encode()
+        signature = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
         async with (
             aiohttp.ClientSession() as session,
             session.post(
@@ -64,7 +68,7 @@ async def test_notify_hook_text_arrives_in_the_room(
                 data=body,
                 headers={
                     "Content-Type": "application/json",
-                    "X-Trainbot-Signature": f"sha256={signature}",
+                    "X-Trainbot-Signature": f"t={stamp},sha256={signature}",
                 },
             ) as response,
         ):

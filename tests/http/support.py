@@ -64,9 +64,11 @@ def http_settings(data_dir: Path, openai: dict[str, Any] | None = None, **http: 
     )
 
 
-def sign(body: bytes, secret: str = HOOK_SECRET) -> str:
-    """The X-Trainbot-Signature header value for a body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str = HOOK_SECRET, stamp: int | None = None) -> str:
+    """The X-Trainbot-Signature header value for a body, signed now (or at `stamp`)."""
+    t = str(int(time.time()) if stamp is None else stamp)
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},sha256={digest}"
 
 
 @dataclass

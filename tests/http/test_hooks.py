@@ -1,12 +1,17 @@
-"""Notify webhooks: token and HMAC checks, and the persisted outbox the Matrix layer drains."""
+"""Webhooks: token and HMAC checks (timestamped, replays refused), what a train hook may
+train, and the persisted outbox the Matrix layer drains."""
 
+import asyncio
+import hashlib
+import hmac
 import json
+import time
 
 import pytest
 
 from bot.app import App
 from bot.core.notifications import NotificationOutbox
-from tests.http.support import HOOK_SECRET, Api, sign
+from tests.http.support import HOOK_SECRET, Api, Reply, records, sign
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -83,3 +88,55 @@ async def test_queued_notices_survive_in_storage(app: App) -> None:
     after = await fresh.pending()
     assert before + 1 == len(after)
     assert "persisted" == after[-1].text
+
+
+async def post_signed(api: Api, hook: str, body: bytes, signature: str) -> Reply:
+    headers = {"X-Trainbot-Signature": signature, "Content-Type": "application/json"}
+    return await api.post(f"/v1/hooks/{hook}", data=body, token=None, headers=headers)
+
+
+async def test_a_signed_train_call_sent_many_times_trains_once(api: Api, app: App) -> None:
+    body = json.dumps({"data": records(30, seed=11)}).encode()
+    signature = sign(body)
+    before = len(await app.services.datasets.versions("hooked"))
+    replies = await asyncio.gather(
+        *(post_signed(api, "retrain", body, signature) for _ in range(8))
+    )
+    assert [202] + [409] * 7 == sorted(r.status for r in replies)
+    replay = next(r for r in replies if r.status == 409)
+    assert "already accepted (a replay)" in replay.error["message"]
+    accepted = next(r for r in replies if r.status == 202).json
+    assert before + 1 == len(await app.services.datasets.versions("hooked"))
+    listed = await api.get("/v1/jobs")
+    assert 200 == listed.status, listed.text
+    jobs = listed.json["jobs"]
+    assert [accepted["job"]["id"]] == [
+        j["id"] for j in jobs if j["dataset_id"] == accepted["dataset"]["id"]
+    ]
+    await api.post(f"/v1/jobs/{accepted['job']['id']}/cancel")
+
+
+async def test_a_signature_outside_the_tolerance_window_is_refused(api: Api) -> None:
+    body = json.dumps({"text": "from the past"}).encode()
+    old = await post_signed(api, "signed-note", body, sign(body, stamp=int(time.time()) - 301))
+    future = await post_signed(api, "signed-note", body, sign(body, stamp=int(time.time()) + 400))
+    assert (401, 401) == (old.status, future.status)
+    assert "more than 300 s away from the server's clock" in old.error["message"]
+    # A body-only signature (the old scheme) no longer passes.
+    body_only = "sha256=" + hmac.new(HOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert 401 == (await post_signed(api, "signed-note", body, body_only)).status
+
+
+async def test_a_train_hook_trains_only_its_own_dataset(api: Api, app: App) -> None:
+    other = await api.post("/v1/datasets", json={"name": "not-hooked", "records": records(30)})
+    assert 201 == other.status, other.text
+    newest = (await api.get("/v1/jobs")).json["jobs"][:1]
+    for ref in ("not-hooked", other.json["dataset"]["id"], "not-hooked@v1"):
+        body = json.dumps({"dataset": ref}).encode()
+        refused = await post_signed(api, "retrain", body, sign(body))
+        assert 403 == refused.status, refused.text
+        assert (
+            "train hook 'retrain' trains only versions of dataset 'hooked', not not-hooked@v1"
+            == refused.error["message"]
+        )
+    assert newest == (await api.get("/v1/jobs")).json["jobs"][:1]  # no job queued

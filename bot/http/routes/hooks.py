@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.core.errors import Invalid
+from bot.core.errors import Forbidden, Invalid
 from bot.core.jobs.request import JobRequest
 from bot.http.responses import DatasetOut, JobOut
 from bot.http.routing import Call, Route, json_response
@@ -56,14 +56,20 @@ async def _train(call: Call, hook: HookSettings, body: HookBody) -> HookAccepted
     if (body.data is None) == (body.dataset is None) or body.text is not None:
         raise Invalid(f"train hook {hook.name!r} takes {{'data': [...]}} or {{'dataset': ...}}")
     services = call.services
+    assert hook.dataset is not None  # settings require it for train hooks
     if body.data is not None:
-        assert hook.dataset is not None  # settings require it for train hooks
         upload = await services.datasets.upload_records(
             hook.dataset, body.data, created_by=call.client, room_id=hook.room_id
         )
         dataset = upload.dataset
     else:
         dataset = await services.datasets.resolve(body.dataset or "")
+        # The secret opens this hook's dataset only: naming another one is no way around it.
+        if dataset.name != hook.dataset:
+            raise Forbidden(
+                f"train hook {hook.name!r} trains only versions of dataset {hook.dataset!r}, "
+                f"not {dataset.label}"
+            )
     request = JobRequest(
         dataset=dataset.id, base=hook.base, hyperparameters=dict(hook.hyperparameters) or None
     )
@@ -84,6 +90,6 @@ ROUTES = (
         response=HookAccepted,
         status=202,
         auth="hook",
-        errors=(404, 413, 422, 429),
+        errors=(403, 404, 409, 413, 422, 429),
     ),
 )
