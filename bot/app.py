@@ -224,6 +224,8 @@ def _job_settings(s: Settings) -> JobSettings:
         default_base=t.default_base,
         device=t.device,
         report_to=t.report_to,
+        base_dirs=tuple(t.base_dirs),
+        allow_hub=t.allow_hub,
     )
 
 

@@ -22,9 +22,14 @@ class Artifacts:
         """`datasets/<id>/`: the stored file and nothing else."""
         return self.root / "datasets" / dataset_id
 
+    @property
+    def models_root(self) -> Path:
+        """`models/`: one folder per registered local model version."""
+        return self.root / "models"
+
     def model_dir(self, model_id: str) -> Path:
         """`models/<id>/`: a standard Hugging Face model folder."""
-        return self.root / "models" / model_id
+        return self.models_root / model_id
 
     def job_dir(self, job_id: str) -> Path:
         """`jobs/<id>/`: the job's working folder."""

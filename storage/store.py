@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from storage.artifacts import Artifacts
@@ -33,6 +34,11 @@ class Store:
     source_fetches: SourceFetchRepo
     decisions: DecisionRepo
     data_tasks: DataTaskRepo
+    # The one lock around every check-then-act on the catalog: allocating a version,
+    # activating or deleting one, checking the queue limit and queueing a job. Held for
+    # the checks and the writes only, never across a worker or a remote call, so that
+    # no two of them interleave between their awaits.
+    catalog: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     async def open(cls, data_dir: Path) -> Store:

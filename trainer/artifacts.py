@@ -25,6 +25,43 @@ def partial_dirs(output_dir: Path) -> list[Path]:
     return sorted(output_dir.parent.glob(f".{output_dir.name}{_PARTIAL}*"))
 
 
+def relative_record(model_dir: Path, root: Path) -> None:
+    """Rewrite `model_dir/trainbot.json` with paths relative to `root` (the data dir).
+
+    The record travels with the folder (archives, copies to other machines); the server's
+    own file layout is nobody else's business and means nothing elsewhere.
+    """
+    path = model_dir / TRAINBOT_JSON
+    if not path.is_file():
+        return
+    record = json.loads(path.read_text(encoding="utf-8"))
+    tmp = path.with_name(f".{TRAINBOT_JSON}{_PARTIAL}{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(relative_paths(record, root), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def relative_paths(value: object, root: Path) -> object:
+    """`value` (JSON) with every string naming a path under `root` made relative to it."""
+    if isinstance(value, dict):
+        return {key: relative_paths(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(item, root) for item in value]
+    if isinstance(value, str):
+        return relative_text(value, root)
+    return value
+
+
+def relative_text(text: str, root: Path) -> str:
+    """`text` with every mention of a path under `root` written relative to it."""
+    # Both spellings: the data dir as configured and as the file system resolves it.
+    spellings = {str(root.resolve())} | ({str(root)} if root.is_absolute() else set())
+    for prefix in sorted((p.rstrip("/") for p in spellings), key=len, reverse=True):
+        text = text.replace(prefix + "/", "")
+        if text == prefix:
+            return "."
+    return text
+
+
 def library_versions() -> dict[str, str]:
     """Versions that decide whether a saved model loads and behaves the same elsewhere."""
     import tokenizers

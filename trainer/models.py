@@ -70,10 +70,12 @@ def load_base(base: str, train_texts: Sequence[str], seed: int) -> LoadedBase:
     """Build a preset from scratch or load a pretrained model folder / hub id."""
     if base in PRESET_CONFIGS:
         return build_preset(PRESET_CONFIGS[base], train_texts, seed)
-    path = Path(base).expanduser()
-    if path.is_dir():
+    # The main process hands over folders as absolute paths it checked; anything else is
+    # a hub id, never a path relative to this process's working directory.
+    path = Path(base)
+    if path.is_absolute() and path.is_dir():
         return _load_pretrained(str(path), "local")
-    if base.startswith((".", "/", "~")) or path.exists():
+    if path.is_absolute() or base.startswith((".", "~")):
         raise BaseModelError(f"base model folder {base!r} does not exist or is not a folder")
     return _load_pretrained(base, "hub")
 

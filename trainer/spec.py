@@ -17,6 +17,9 @@ DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
 DATASET_FORMATS: tuple[str, ...] = ("text", "completion", "chat", "keywords", "csv")
 
 PRESETS: tuple[str, ...] = ("tiny", "small")
+# Every preset a worker builds: "micro" is not offered to people (it learns nothing
+# useful) but trains in seconds, so tests and benchmarks of mechanics use it.
+BASE_PRESETS: tuple[str, ...] = (*PRESETS, "micro")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ class DatasetService:
         row = DatasetRow(
             id=dataset_id,
             name=name,
-            version=await self.store.datasets.next_version(name),
+            version=0,  # allocated under the catalog lock
             format=report.format,
             path=str(path),
             sha256=report.sha256,
@@ -117,7 +117,15 @@ class DatasetService:
             room_id=room_id,
             created_at=time.time(),
         )
-        await self.store.datasets.insert(row)
+        try:
+            async with self.store.catalog:
+                # Number and row in one step: concurrent uploads of one name get
+                # consecutive versions instead of one UNIQUE failure each.
+                row = replace(row, version=await self.store.datasets.next_version(name))
+                await self.store.datasets.insert(row)
+        except BaseException:
+            self.store.artifacts.remove(folder)  # no folder without its row
+            raise
         return Upload(row, row.report, report.summary().replace(str(path), row.label, 1))
 
     def _validate(self, path: Path, options: DataOptions) -> tuple[DatasetReport, dict[str, Any]]:
@@ -170,18 +178,21 @@ class DatasetService:
 
     async def delete(self, ref: str) -> DatasetRow:
         """Remove a version; refused while a queued, running or paused job uses it."""
-        dataset = await self.resolve(ref)
-        users = [
-            job.id
-            for job in await self.store.jobs.with_status(*ACTIVE)
-            if job.dataset_id == dataset.id
-        ]
-        if users:
-            raise Conflict(
-                f"dataset {dataset.label} is used by job {', '.join(users)}; "
-                "cancel or finish it first"
-            )
-        await self.store.datasets.delete(dataset.id)
+        async with self.store.catalog:
+            # Under the lock a job submitted for this dataset is either stored already
+            # (and refuses the delete) or resolves after it (and finds no dataset).
+            dataset = await self.resolve(ref)
+            users = [
+                job.id
+                for job in await self.store.jobs.with_status(*ACTIVE)
+                if job.dataset_id == dataset.id
+            ]
+            if users:
+                raise Conflict(
+                    f"dataset {dataset.label} is used by job {', '.join(users)}; "
+                    "cancel or finish it first"
+                )
+            await self.store.datasets.delete(dataset.id)
         self.store.artifacts.remove(self.store.artifacts.dataset_dir(dataset.id))
         return dataset
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.core.types import ACTIVE
 from storage.ids import new_id
 from storage.registry import ModelRow
 from storage.store import Store
+from trainer.artifacts import relative_record
 
 DEFAULT_MODEL_KEY = "registry.default_model"
 
@@ -38,25 +40,34 @@ class ModelService:
         model_id = new_id()
         target = self.store.artifacts.model_dir(model_id)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Same file system, so the move is a rename: the folder appears whole or not at all.
-        shutil.move(str(output_dir), str(target))
-        return await self._insert(
-            ModelRow(
-                id=model_id,
-                name=name,
-                version=await self.store.models.next_version(name),
-                backend="local",
-                path=str(target),
-                remote_id=None,
-                job_id=job_id,
-                dataset_id=dataset_id,
-                base=base,
-                metrics=metrics,
-                size_bytes=_folder_size(target),
-                active=False,
-                created_at=time.time(),
-            )
+        row = ModelRow(
+            id=model_id,
+            name=name,
+            version=0,  # allocated under the catalog lock
+            backend="local",
+            path=str(target),
+            remote_id=None,
+            job_id=job_id,
+            dataset_id=dataset_id,
+            base=base,
+            metrics=metrics,
+            size_bytes=_folder_size(output_dir),
+            active=False,
+            created_at=time.time(),
         )
+        async with self.store.catalog:
+            found = await self._insert(row)
+            try:
+                # Renamed only once the row exists (same file system: the folder appears
+                # whole or not at all); a failed move takes the row back out, so there is
+                # never a folder without a row nor a row without a folder.
+                shutil.move(str(output_dir), str(target))
+            except BaseException:
+                await self.store.models.delete(model_id)
+                self.store.artifacts.remove(target)
+                raise
+        relative_record(target, self.store.artifacts.root)
+        return found
 
     async def register_remote(
         self,
@@ -69,25 +80,28 @@ class ModelService:
         metrics: dict[str, Any],
     ) -> ModelRow:
         """Register a model that lives at a remote API (generation goes there)."""
-        return await self._insert(
-            ModelRow(
-                id=new_id(),
-                name=name,
-                version=await self.store.models.next_version(name),
-                backend="openai",
-                path="",
-                remote_id=remote_id,
-                job_id=job_id,
-                dataset_id=dataset_id,
-                base=base,
-                metrics=metrics,
-                size_bytes=0,
-                active=False,
-                created_at=time.time(),
-            )
+        row = ModelRow(
+            id=new_id(),
+            name=name,
+            version=0,  # allocated under the catalog lock
+            backend="openai",
+            path="",
+            remote_id=remote_id,
+            job_id=job_id,
+            dataset_id=dataset_id,
+            base=base,
+            metrics=metrics,
+            size_bytes=0,
+            active=False,
+            created_at=time.time(),
         )
+        async with self.store.catalog:
+            return await self._insert(row)
 
     async def _insert(self, model: ModelRow) -> ModelRow:
+        # The caller holds the catalog lock: the version number and the first-version
+        # activation are decided and written without another writer in between.
+        model = replace(model, version=await self.store.models.next_version(model.name))
         await self.store.models.insert(model)
         # The first version of a name becomes active; later ones wait for `activate`,
         # so a retrain never swaps what people are using without someone deciding.
@@ -95,8 +109,12 @@ class ModelService:
             await self.store.models.activate(model)
             if await self.store.state.get(DEFAULT_MODEL_KEY) is None:
                 await self.store.state.set(DEFAULT_MODEL_KEY, model.name)
-        found = await self.store.models.get(model.id)
-        assert found is not None
+        return await self._current(model.id)
+
+    async def _current(self, model_id: str) -> ModelRow:
+        found = await self.store.models.get(model_id)
+        if found is None:  # only a bug gets here: the caller holds the catalog lock
+            raise NotFound(f"model {model_id} vanished while it was written")
         return found
 
     async def resolve(self, ref: str) -> ModelRow:
@@ -138,24 +156,28 @@ class ModelService:
 
     async def activate(self, ref: str) -> ModelRow:
         """Make a version the active one of its name and the default for generation."""
-        model = await self.resolve(ref)
-        await self.store.models.activate(model)
-        await self.store.state.set(DEFAULT_MODEL_KEY, model.name)
-        found = await self.store.models.get(model.id)
-        assert found is not None
-        return found
+        async with self.store.catalog:
+            # Resolved under the lock: a version deleted a moment ago is not found
+            # instead of becoming an active version that no longer exists.
+            model = await self.resolve(ref)
+            await self.store.models.activate(model)
+            await self.store.state.set(DEFAULT_MODEL_KEY, model.name)
+            return await self._current(model.id)
 
     async def delete(self, ref: str) -> ModelRow:
         """Remove a version; refused for the active one and for a base of a busy job."""
-        model = await self.resolve(ref)
-        if model.active:
-            raise Conflict(f"{model.label} is the active version; activate another version first")
-        users = [
-            job.id for job in await self.store.jobs.with_status(*ACTIVE) if job.base == model.id
-        ]
-        if users:
-            raise Conflict(f"{model.label} is the base of job {', '.join(users)}")
-        await self.store.models.delete(model.id)
+        async with self.store.catalog:
+            model = await self.resolve(ref)
+            if model.active:
+                raise Conflict(
+                    f"{model.label} is the active version; activate another version first"
+                )
+            users = [
+                job.id for job in await self.store.jobs.with_status(*ACTIVE) if job.base == model.id
+            ]
+            if users:
+                raise Conflict(f"{model.label} is the base of job {', '.join(users)}")
+            await self.store.models.delete(model.id)
         if model.path:
             self.store.artifacts.remove(Path(model.path))
         return model

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-VERSIONED = re.compile(r"^(?P<name>[^@\s]+)@v?(?P<version>\d+)$")
+# Matched with fullmatch: `$` alone would accept a trailing newline ("abc\n"), and a
+# name reaches file names and HTTP headers.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+VERSIONED = re.compile(r"(?P<name>[^@\s]+)@v?(?P<version>\d+)")
 MIN_PREFIX = 3
 
 
@@ -22,7 +24,7 @@ class Ref:
 def parse_ref(text: str) -> Ref:
     """Split `poems@v3` into name and version; a bare word has no version."""
     text = text.strip()
-    match = VERSIONED.match(text)
+    match = VERSIONED.fullmatch(text)
     if match:
         return Ref(text, match["name"], int(match["version"]))
     return Ref(text, text, None)
@@ -32,7 +34,7 @@ def check_name(name: str, what: str) -> str:
     """A name for a dataset or model: letters, digits, `_ . -`, at most 64 characters."""
     from bot.core.errors import Invalid
 
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise Invalid(
             f"{what} name {name!r} is not allowed: use letters, digits, '_', '.' or '-' "
             "(at most 64 characters, starting with a letter or digit)"

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bot.core.events import EventBus
 from bot.core.jobs.states import FINAL, check_transition
 from bot.core.types import JobStatus
 from storage.jobs import JobRow
 from storage.store import Store
+from trainer.artifacts import relative_paths
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class JobLedger:
     ) -> JobRow:
         """Move `job` to `status` (with other columns), stamp the times, publish the change."""
         check_transition(job.status, status)
+        if isinstance(fields.get("error"), str):
+            fields["error"] = self.public(fields["error"])
+        reason = self.public(reason) if reason else reason
         now = time.time()
         if status == JobStatus.RUNNING and job.started_at is None:
             fields["started_at"] = now
@@ -102,6 +108,15 @@ class JobLedger:
             job for job in await self.store.jobs.with_status(*statuses) if job.backend == backend
         ]
 
+    def public(self, value: T) -> T:
+        """`value` (text or JSON) with server paths written relative to the data dir.
+
+        Errors and events reach people and programs; where the data dir lives on this
+        server is none of their business.
+        """
+        # The same shape comes back: only strings change.
+        return cast("T", relative_paths(value, self.store.artifacts.root))
+
     async def log(self, job_id: str, message: str) -> None:
         """An info line in the job's history."""
-        await self.bus.publish(job_id, "log", {"level": "info", "message": message})
+        await self.bus.publish(job_id, "log", {"level": "info", "message": self.public(message)})

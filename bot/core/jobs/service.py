@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.core.errors import Conflict, Invalid, NotFound, TooMany, Unavailable
+from bot.core.errors import Conflict, Forbidden, Invalid, NotFound, TooMany, Unavailable
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control, refuse_action
@@ -80,18 +80,22 @@ class JobService:
         """Check the request, store the job as queued, and let its backend drive it."""
         if not self._accepting:
             raise Unavailable("the service is shutting down; try again in a moment")
-        if idempotency_key:
-            previous = await self._idempotent(requested_by, idempotency_key, request)
-            if previous:
-                return previous
         backend = self._backend(request.backend)
-        if backend.queues:
-            await self._check_queue()
-        job = await backend.submit(request, requested_by=requested_by, room_id=room_id)
-        if idempotency_key:
-            await self.store.idempotency.put(
-                requested_by, idempotency_key, request.fingerprint(), job.id
-            )
+        # One step under the catalog lock: the idempotency key, the queue limit, the
+        # dataset and base the backend resolves, and the stored job. A dataset or model
+        # deleted meanwhile is either gone before (not found) or sees this job (refused).
+        async with self.store.catalog:
+            if idempotency_key:
+                previous = await self._idempotent(requested_by, idempotency_key, request)
+                if previous:
+                    return previous
+            if backend.queues:
+                await self._check_queue()
+            job = await backend.submit(request, requested_by=requested_by, room_id=room_id)
+            if idempotency_key:
+                await self.store.idempotency.put(
+                    requested_by, idempotency_key, request.fingerprint(), job.id
+                )
         return job
 
     async def get(self, ref: str) -> JobRow:
@@ -110,17 +114,21 @@ class JobService:
         """Newest first, optionally by status, paged by `after` (a job id)."""
         return await self.store.jobs.find(status=status, limit=limit, after=after)
 
-    async def cancel(self, ref: str) -> JobRow:
-        """Cancel a queued, paused or running job (running ones stop at the next step)."""
-        return await self._control(ref, "cancel")
+    async def cancel(self, ref: str, *, by: str | None = None, admin: bool = False) -> JobRow:
+        """Cancel a queued, paused or running job (running ones stop at the next step).
 
-    async def pause(self, ref: str) -> JobRow:
-        """Pause a running job at a checkpoint, or hold a queued one."""
-        return await self._control(ref, "pause")
+        `by` names who asks: then only the job's requester or an `admin` may; None is
+        a caller that checked its own permissions (the CLI, a full-access token).
+        """
+        return await self._control(ref, "cancel", by, admin)
 
-    async def resume(self, ref: str) -> JobRow:
-        """Put a paused job back on its way; it continues from its checkpoint."""
-        return await self._control(ref, "resume")
+    async def pause(self, ref: str, *, by: str | None = None, admin: bool = False) -> JobRow:
+        """Pause a running job at a checkpoint, or hold a queued one (`by` as in cancel)."""
+        return await self._control(ref, "pause", by, admin)
+
+    async def resume(self, ref: str, *, by: str | None = None, admin: bool = False) -> JobRow:
+        """Put a paused job back on its way from its checkpoint (`by` as in cancel)."""
+        return await self._control(ref, "resume", by, admin)
 
     async def delete(self, ref: str) -> JobRow:
         """Delete a finished job and its files."""
@@ -154,9 +162,14 @@ class JobService:
         if queued >= self.settings.max_queue_length:
             raise TooMany(f"the queue is full ({queued} jobs waiting); try again later")
 
-    async def _control(self, ref: str, action: Control) -> JobRow:
+    async def _control(self, ref: str, action: Control, by: str | None, admin: bool) -> JobRow:
         async with self.ledger.lock:
             job = await self.get(ref)
+            if by is not None and not admin and by != job.requested_by:
+                raise Forbidden(
+                    f"only {job.requested_by or 'whoever started it'} or an admin "
+                    f"may {action} job {job.id}"
+                )
             refuse_action(job.status, action)
             return await self._backend(job.backend).control(job, action)
 

@@ -1,4 +1,4 @@
-"""`!status`, `!jobs`, `!cancel`, `!pause`, `!resume`."""
+"""`!status`, `!jobs`, `!cancel`, `!pause`, `!resume` (the job's requester or an admin)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ async def jobs(ctx: CommandContext, args: Args) -> Reply:
 )
 async def cancel(ctx: CommandContext, args: Args) -> Reply:
     """Cancel now (queued, paused) or at the next step (running)."""
-    job = await ctx.services.jobs.cancel(args.word(0, "job"))
+    job = await ctx.services.jobs.cancel(args.word(0, "job"), by=ctx.sender, admin=ctx.is_admin)
     how = "cancelled" if job.status == JobStatus.CANCELLED else "cancelling at the next step"
     return Reply.notice(f"Job {job.id} ({job.name}): {how}.")
 
@@ -75,7 +75,7 @@ async def cancel(ctx: CommandContext, args: Args) -> Reply:
 )
 async def pause(ctx: CommandContext, args: Args) -> Reply:
     """Hold a queued job, or pause a running one at its next checkpoint."""
-    job = await ctx.services.jobs.pause(args.word(0, "job"))
+    job = await ctx.services.jobs.pause(args.word(0, "job"), by=ctx.sender, admin=ctx.is_admin)
     how = "paused" if job.status == JobStatus.PAUSED else "pausing at the next checkpoint"
     return Reply.notice(f"Job {job.id} ({job.name}): {how}.")
 
@@ -88,7 +88,7 @@ async def pause(ctx: CommandContext, args: Args) -> Reply:
 )
 async def resume(ctx: CommandContext, args: Args) -> Reply:
     """Put a paused job back in the queue."""
-    job = await ctx.services.jobs.resume(args.word(0, "job"))
+    job = await ctx.services.jobs.resume(args.word(0, "job"), by=ctx.sender, admin=ctx.is_admin)
     return Reply.notice(f"Job {job.id} ({job.name}): queued again; it continues where it paused.")
 
 

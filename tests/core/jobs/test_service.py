@@ -1,11 +1,13 @@
 """Jobs through real worker processes: queue, run, register, control, stop and resume."""
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.core.errors import Conflict, Invalid, NotFound
+from bot.core.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.core.generation import GenerateParams
 from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
@@ -37,6 +39,11 @@ async def test_a_job_trains_registers_and_generates(services: Services) -> None:
         "the cat", model=None, params=GenerateParams(max_tokens=8, seed=1), requested_by="@ann:x"
     )
     assert generated.text and generated.model.id == model.id
+    # No answer and no model record tells where the data dir lives on the server.
+    root = str(services.store.artifacts.root)
+    assert [] == [e.event for e in events if root in json.dumps(e.data)]
+    record = (Path(model.path) / "trainbot.json").read_text()
+    assert root not in record and "jobs/" in record
     assert [generated.prediction.id] == [p.id for p in await services.generation.predictions()]
 
     # The registry protects what is in use and keeps what it refused to delete.
@@ -61,7 +68,15 @@ async def test_one_slot_queues_the_second_job_and_cancel_works_everywhere(
     third = await services.jobs.submit(JobRequest("poems", hyperparameters=FAST), requested_by="c")
     await wait_for(services, first.id, lambda r: r.event == "progress")
     assert "queued" == (await services.jobs.get(second.id)).status
-    await services.jobs.cancel(third.id)  # queued: cancelled at once
+    # Only the requester (or an admin) controls a job from the room.
+    with pytest.raises(Forbidden, match=f"only c or an admin may cancel job {third.id}"):
+        await services.jobs.cancel(third.id, by="b")
+    with pytest.raises(Forbidden):
+        await services.jobs.pause(third.id, by="a")
+    assert "queued" == (await services.jobs.get(third.id)).status
+    await services.jobs.pause(second.id, by="x", admin=True)
+    await services.jobs.resume(second.id, by="b")
+    await services.jobs.cancel(third.id, by="c")  # queued: cancelled at once
     assert "cancelled" == (await services.jobs.get(third.id)).status
     await services.jobs.cancel(first.id)  # running: stops at the next step
     events = await wait_for(services, first.id, is_final_state)
@@ -70,8 +85,7 @@ async def test_one_slot_queues_the_second_job_and_cancel_works_everywhere(
     output = services.store.artifacts.job_output_dir(first.id)
     assert not (output / "model.safetensors").exists()
     assert [] == [m for m in await services.models.versions() if m.job_id == first.id]
-    await wait_for(services, second.id, is_final_state)
-    assert "succeeded" == (await services.jobs.get(second.id)).status
+    await wait_for(services, second.id, final("succeeded"))  # its history has a pause
 
 
 async def test_pause_and_resume_continue_the_step_count(services: Services) -> None:

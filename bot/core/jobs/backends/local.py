@@ -8,12 +8,11 @@ newest checkpoint.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bot.core.datasets import DatasetService
-from bot.core.errors import Invalid, NotFound
 from bot.core.jobs.backends.local_runs import JobSettings, LocalRuns
+from bot.core.jobs.bases import BaseRules, resolve_base
 from bot.core.jobs.hyperparameters import parse_hyperparameters
 from bot.core.jobs.ledger import JobLedger, NewJob
 from bot.core.jobs.request import JobRequest
@@ -53,6 +52,9 @@ class LocalBackend:
         self.models = models
         self.settings = settings
         self.runs = LocalRuns(ledger, models, pool, settings)
+        self.bases = BaseRules(
+            self.store.artifacts.models_root, settings.base_dirs, settings.allow_hub
+        )
 
     @property
     def ready(self) -> bool:
@@ -84,7 +86,8 @@ class LocalBackend:
         hp = parse_hyperparameters(request.hyperparameters or {})
         dataset = await self.datasets.resolve(request.dataset)
         name = check_name(request.name or dataset.name, "model")
-        base_ref, base_path = await self._resolve_base(request.base or self.settings.default_base)
+        base = request.base or self.settings.default_base
+        base_ref, base_path = await resolve_base(base, self.models, self.bases)
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = TrainSpec(
@@ -129,18 +132,6 @@ class LocalBackend:
         self.runs.control(job, action)
         await self.ledger.log(job.id, f"{action} requested")
         return job
-
-    async def _resolve_base(self, base: str) -> tuple[str, str]:
-        """(what the job records, what the worker loads): a model id or the base as given."""
-        try:
-            model = await self.models.resolve(base)
-        except NotFound:
-            if Path(base).expanduser().is_dir():
-                return base, str(Path(base).expanduser().resolve())
-            return base, base  # a preset or a hub id; the worker says if it cannot load it
-        if model.backend != self.name:
-            raise Invalid(f"{model.label} is a remote model and cannot be a local base")
-        return model.id, model.path
 
     def _estimate(self, stats: dict[str, Any], spec: TrainSpec) -> float | None:
         from trainer.throughput import estimate_seconds

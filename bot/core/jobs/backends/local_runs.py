@@ -40,6 +40,8 @@ class JobSettings:
     default_base: str = "tiny"
     device: str = "auto"
     report_to: str = "none"
+    base_dirs: tuple[Path, ...] = ()  # folders a base= may name (besides registered models)
+    allow_hub: bool = False  # whether a base= may name a Hugging Face hub id
 
 
 class LocalRuns:
@@ -183,7 +185,9 @@ class LocalRuns:
             run.kill()
 
     async def _record(self, job: JobRow, spec: TrainSpec, event: TrainEvent) -> None:
-        data: dict[str, Any] = {key: value for key, value in event.items() if key != "event"}
+        data: dict[str, Any] = {
+            key: self.ledger.public(value) for key, value in event.items() if key != "event"
+        }
         await self.ledger.bus.publish(job.id, event["event"], data)
         if event["event"] == "completed":
             await self._succeeded(job, spec, event)
