@@ -159,3 +159,14 @@ async def test_idempotency_key_returns_the_same_job(services: Services) -> None:
             idempotency_key="k1",
         )
     await services.jobs.cancel(first.id)
+
+
+async def test_a_job_error_names_files_relative_to_the_data_dir(services: Services) -> None:
+    upload = await services.datasets.upload_records("poems", records())
+    Path(upload.dataset.path).unlink()  # gone behind the service's back
+    job = await services.jobs.submit(JobRequest("poems", hyperparameters=FAST), requested_by="a")
+    events = await wait_for(services, job.id, is_final_state)
+    error = (await services.jobs.get(job.id)).error or ""
+    assert error.startswith("dataset file unreadable") and "datasets/" in error
+    root = str(services.store.artifacts.root)
+    assert root not in error and root not in json.dumps([e.data for e in events])
