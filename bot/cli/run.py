@@ -30,6 +30,7 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load settings, configure logging, run the App until a signal."""
     from bot.app import App, setup_logging
+    from bot.http.limits import raise_open_file_limit
     from bot.settings import SettingsError, load_settings
 
     try:
@@ -38,5 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"trainbot: {exc}", file=sys.stderr)
         return 1
     setup_logging(settings)
+    # Room for http.max_connections: the usual soft default of 1024 open files is raised
+    # toward the hard limit; the HTTP caps are lowered to fit whatever remains.
+    raise_open_file_limit()
     asyncio.run(App(settings).run_until_signal())
     return 0

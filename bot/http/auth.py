@@ -12,9 +12,10 @@ import weakref
 
 from aiohttp import web
 
-from bot.core.errors import Conflict
+from bot.core.errors import Conflict, Forbidden
 from bot.http.errors import Unauthorized
-from bot.http.state import ServerState, client_id
+from bot.http.state import Caller, ServerState
+from bot.settings import Scope
 
 TOKEN_HEADER = "X-Trainbot-Token"
 SIGNATURE_HEADER = "X-Trainbot-Signature"
@@ -23,19 +24,38 @@ SIGNATURE_HEADER = "X-Trainbot-Signature"
 _SEEN: weakref.WeakKeyDictionary[web.Application, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
-def bearer_client(state: ServerState, request: web.Request) -> str:
-    """The caller's identity (`api:<hash>`) when the bearer token is one of ours, else 401."""
+CREDENTIAL_HEADERS = ("Authorization", TOKEN_HEADER, SIGNATURE_HEADER)
+
+
+def check_credential_headers(request: web.Request) -> None:
+    """401 for credentials with bytes no token or signature has (they cannot be compared)."""
+    for header in CREDENTIAL_HEADERS:
+        if not request.headers.get(header, "").isascii():
+            raise Unauthorized(f"the {header} header must be plain ASCII")
+
+
+def bearer_client(state: ServerState, request: web.Request) -> Caller:
+    """The caller (`api:<name or hash>`) when the bearer token is one of ours, else 401."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise Unauthorized("send an API token: Authorization: Bearer <token>")
     offered = given.strip().encode()
     match = None
-    for token in state.token_secrets():  # no early exit: timing says nothing about which
+    for token, caller in state.tokens():  # no early exit: timing says nothing about which
         if hmac.compare_digest(offered, token):
-            match = token
+            match = caller
     if match is None:
         raise Unauthorized("the API token is not valid")
-    return client_id(match)
+    return match
+
+
+def require_scope(caller: Caller, needed: Scope, request: web.Request) -> None:
+    """403 naming the scope the route needs when the caller's token lacks it."""
+    if needed not in caller.scopes:
+        raise Forbidden(
+            f"this token may not {request.method} {request.path}: "
+            f"that needs a token with the {needed!r} scope"
+        )
 
 
 async def verify_hook(state: ServerState, request: web.Request) -> str:

@@ -21,6 +21,17 @@ class TooLarge(TrainbotError):
     code = "too_large"
 
 
+class Busy(TrainbotError):
+    """The service is at a capacity limit; answered with 503 and Retry-After."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_body(code: str, message: str, details: object = None, **extra: str) -> dict[str, Any]:
     """The one error shape: {"error": {"code", "message", "details"?}}."""
     error: dict[str, Any] = {"code": code, "message": message, **extra}

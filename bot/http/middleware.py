@@ -13,9 +13,10 @@ from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 
 from bot.core.errors import TooMany, TrainbotError
-from bot.http.auth import bearer_client, verify_hook
-from bot.http.errors import TooLarge, Unauthorized, error_body
-from bot.http.state import CLIENT, ServerState
+from bot.http.auth import bearer_client, check_credential_headers, require_scope, verify_hook
+from bot.http.errors import Busy, TooLarge, Unauthorized, error_body
+from bot.http.limits import RETRY_AFTER_S
+from bot.http.state import CLIENT, SCOPES, ServerState
 from bot.logs import get_logger
 
 log = get_logger(__name__)
@@ -66,7 +67,7 @@ async def _translate(request: web.Request, handler: Handler, request_id: str) ->
         return response
     except TrainbotError as exc:
         headers = {}
-        if isinstance(exc, TooMany):
+        if isinstance(exc, TooMany | Busy):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = 'Bearer realm="trainbot"'
@@ -111,14 +112,24 @@ def _auth(state: ServerState) -> Middleware:
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if state.gate is not None and state.gate.is_overflow(request):
+            return await _only_health(request, handler)
+        return await _authenticated(request, handler)
+
+    async def _authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
+        check_credential_headers(request)
         if route.resource is None:  # 404/405 from the router: nothing to protect
             response: web.StreamResponse = await handler(request)
             return response
-        # Fail closed: a route added without a declaration still needs a token.
-        mode = state.auth.get((request.method, route.resource.canonical), "token")
+        # Fail closed: a route added without a declaration still needs a token (and admin).
+        key = (request.method, route.resource.canonical)
+        mode = state.auth.get(key, "token")
         if mode == "token":
-            request[CLIENT] = bearer_client(state, request)
+            caller = bearer_client(state, request)
+            require_scope(caller, state.scopes.get(key, "admin"), request)
+            request[CLIENT] = caller.id
+            request[SCOPES] = caller.scopes
         # Refused before reading a byte (aiohttp's client_max_size covers chunked bodies).
         if request.content_length is not None and request.content_length > limit:
             raise TooLarge(f"the request body is over {state.settings.http.max_body_mb:g} MiB")
@@ -128,3 +139,14 @@ def _auth(state: ServerState) -> Middleware:
         return response
 
     return auth
+
+
+async def _only_health(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # A connection accepted past http.max_connections: health probes only, then closed.
+    if request.path == "/healthz":
+        response = await handler(request)
+    else:
+        message = "too many open connections; retry in a moment"
+        response = _json_error(503, "busy", message, None, {"Retry-After": str(RETRY_AFTER_S)})
+    response.force_close()
+    return response

@@ -6,6 +6,7 @@ against the declared pydantic models, and returns an aiohttp response.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tomllib
 from collections.abc import Awaitable, Callable, Iterable
@@ -16,14 +17,17 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.http.state import CLIENT, Auth, ServerState
+from bot.settings import Scope
 
 if TYPE_CHECKING:
     from bot.core.services import Services
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 Model = TypeVar("Model", bound=BaseModel)
+Parsed = TypeVar("Parsed")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 TOML_TYPE = "application/toml"
+OFF_LOOP_BYTES = 64 * 1024  # bodies larger than this are parsed in a thread
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,21 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()
     auth: Auth = "token"
+    scope: Scope | None = None  # what a token needs; None: by method (see `needs`)
     produces: str = "application/json"
     streams: bool = False  # also answers text/event-stream when asked to
     toml: bool = False  # the body may also be TOML (Content-Type: application/toml)
     headers: tuple[tuple[str, str], ...] = ()  # documented request headers: (name, description)
     extra_statuses: tuple[int, ...] = field(default=())  # other success statuses
+
+    @property
+    def needs(self) -> Scope:
+        """The token scope the route needs: GET reads, DELETE administers, the rest trains."""
+        if self.scope is not None:
+            return self.scope
+        if self.method == "GET":
+            return "read"
+        return "admin" if self.method == "DELETE" else "train"
 
     @property
     def operation_id(self) -> str:
@@ -115,6 +129,7 @@ def add_routes(app: web.Application, routes: Iterable[Route], state: ServerState
         resource = app.router.add_resource(route.path)
         resource.add_route(route.method, _adapter(route, state))
         state.auth[(route.method, resource.canonical)] = route.auth
+        state.scopes[(route.method, resource.canonical)] = route.needs
 
 
 def _adapter(
@@ -127,15 +142,24 @@ def _adapter(
         if route.form is not None and request.content_type in FORM_TYPES:
             call.body, call.files = await _read_form(request, route.form)
         elif route.body is not None and route.toml and request.content_type == TOML_TYPE:
-            call.body = route.body.model_validate(_read_toml(await request.read()))
+            raw = await request.read()
+            call.body = route.body.model_validate(await _off_loop(raw, _read_toml, raw))
         elif route.body is not None:
             # Strict JSON parsing: "5" is not an integer, unknown keys are refused, so the
             # server accepts exactly what the published schema says.
-            call.body = route.body.model_validate_json(await request.read() or b"null")
+            raw = await request.read() or b"null"
+            call.body = await _off_loop(raw, route.body.model_validate_json, raw)
         return await route.handler(call)
 
     handle.__name__ = route.operation_id
     return handle
+
+
+async def _off_loop(raw: bytes, parse: Callable[[bytes], Parsed], data: bytes) -> Parsed:
+    # A large body parsed on the loop would stall every other request (/healthz too).
+    if len(raw) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(parse, data)
+    return parse(data)
 
 
 def _read_toml(data: bytes) -> dict[str, Any]:
@@ -145,6 +169,8 @@ def _read_toml(data: bytes) -> dict[str, Any]:
         return tomllib.loads(data.decode())
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise Invalid(f"the body is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise Invalid("the body is not valid TOML: it is nested too deeply") from None
 
 
 async def _read_form(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.core.services import Services
+from bot.http.limits import GatedSite
 from bot.http.middleware import build_middlewares
 from bot.http.openapi import build_openapi
 from bot.http.routes import (
@@ -75,6 +78,21 @@ def _version() -> str:
         return "0"
 
 
+class _OneLineForBadRequests(logging.Filter):
+    """aiohttp logs every unparsable request with a traceback; one warning line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "malformed HTTP request (answered 400): %s", (error.message,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_QUIET = _OneLineForBadRequests()
+
+
 class HttpServer:
     """Serves the API on `http.host:http.port` (port 0: any free port; see `url`)."""
 
@@ -98,6 +116,7 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind and serve."""
+        logging.getLogger("aiohttp.server").addFilter(_QUIET)  # once: the same filter object
         # Longer request lines and headers than aiohttp's 8 KiB default, so an over-long
         # query or header reaches validation and gets a JSON 422, not a bare-text 400.
         self._runner = web.AppRunner(
@@ -109,12 +128,20 @@ class HttpServer:
         )
         await self._runner.setup()
         host = self.settings.http.host
-        site = web.TCPSite(self._runner, host, self.settings.http.port)
+        caps = self.state.caps
+        site = GatedSite(self._runner, host, self.settings.http.port, caps.connections)
         await site.start()
+        self.state.gate = site.gate
         port = self._runner.addresses[0][1]
         shown = f"[{host}]" if ":" in host else host
         self._url = f"http://{shown}:{port}"
-        log.info("http api listening", url=self._url, routes=len(ROUTES))
+        log.info(
+            "http api listening",
+            url=self._url,
+            routes=len(ROUTES),
+            max_connections=caps.connections,
+            max_streams=caps.streams,
+        )
 
     async def stop(self) -> None:
         """Stop listening, end open streams, wait briefly for requests in flight."""

@@ -45,8 +45,11 @@ def format_event(row: EventRow) -> bytes:
 
 async def stream_events(call: Call, job: JobRow, after: int) -> web.StreamResponse:
     """Stream until the job's final state event; comments keep idle proxies from closing."""
-    request = call.request
-    after = start_after(request, after)
+    with call.state.stream_slots.hold(call.client):  # 503/429 over the caps, before a byte
+        return await _stream(call, job, start_after(call.request, after))
+
+
+async def _stream(call: Call, job: JobRow, after: int) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -54,34 +57,40 @@ async def stream_events(call: Call, job: JobRow, after: int) -> web.StreamRespon
             "X-Accel-Buffering": "no",  # proxies must not buffer a live stream
         }
     )
-    await response.prepare(request)
-    if await _already_told(call, job, after):
-        await response.write_eof()
-        return response
     task = asyncio.current_task()
     assert task is not None
     call.state.streams.add(task)  # so a server stop ends the stream instead of waiting
-    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=256)
-    pump = asyncio.create_task(_pump(call.services.bus.follow(job.id, after, is_final), queue))
+    pump: asyncio.Task[None] | None = None
     try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), call.state.keepalive_s)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            if item is END:
-                break
-            assert isinstance(item, EventRow)
-            await response.write(format_event(item))
+        await response.prepare(call.request)  # the client may have left already
+        if await _already_told(call, job, after):
+            await response.write_eof()
+            return response
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=256)
+        pump = asyncio.create_task(_pump(call.services.bus.follow(job.id, after, is_final), queue))
+        await _relay(call, queue, response)
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away; its subscription is closed below
     finally:
         call.state.streams.discard(task)
-        pump.cancel()
-        await asyncio.gather(pump, return_exceptions=True)  # the stream is over either way
+        if pump is not None:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)  # the stream is over either way
     return response
+
+
+async def _relay(call: Call, queue: asyncio.Queue[object], response: web.StreamResponse) -> None:
+    while True:
+        try:
+            item = await asyncio.wait_for(queue.get(), call.state.keepalive_s)
+        except TimeoutError:
+            await response.write(b": keep-alive\n\n")
+            continue
+        if item is END:
+            return
+        assert isinstance(item, EventRow)
+        await response.write(format_event(item))
 
 
 async def _already_told(call: Call, job: JobRow, after: int) -> bool:

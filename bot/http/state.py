@@ -10,12 +10,38 @@ from typing import Literal
 from aiohttp import web
 
 from bot.core.services import Services
+from bot.http.limits import Caps, ConnectionGate, StreamSlots, open_file_limit
 from bot.http.metrics import HttpMetrics
-from bot.settings import HookSettings, Settings
+from bot.settings import HookSettings, Scope, Settings, TokenSettings
 
 KEEPALIVE_S = 15.0
 CLIENT = web.RequestKey("trainbot_client", str)  # who is calling, set by the auth middleware
 Auth = Literal["token", "hook", "none"]  # how a route checks its caller
+# What each scope grants: admin includes train, train includes read.
+GRANTS: dict[Scope, frozenset[Scope]] = {
+    "read": frozenset({"read"}),
+    "train": frozenset({"read", "train"}),
+    "admin": frozenset({"read", "train", "admin"}),
+}
+ALL_SCOPES = GRANTS["admin"]
+SCOPES = web.RequestKey("trainbot_scopes", frozenset)  # what the caller's token may do
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An API client: its identity (never the token) and what its token may do."""
+
+    id: str
+    scopes: frozenset[Scope]
+
+    @classmethod
+    def of(cls, token: TokenSettings) -> Caller:
+        """From a configured token; no scopes configured means everything."""
+        secret = token.token.get_secret_value().encode()
+        name = f"api:{token.name}" if token.name else client_id(secret)
+        if token.scopes is None:
+            return cls(name, ALL_SCOPES)
+        return cls(name, frozenset().union(*(GRANTS[s] for s in token.scopes)))
 
 
 @dataclass
@@ -32,10 +58,21 @@ class ServerState:
     streams: set[asyncio.Task[object]] = field(default_factory=set)
     # Idempotent submits are serialized so two retries in flight cannot both create a job.
     submit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Each route's scope: (method, path): scope.
+    scopes: dict[tuple[str, str], Scope] = field(default_factory=dict)
+    caps: Caps = field(init=False)
+    stream_slots: StreamSlots = field(init=False)
+    gate: ConnectionGate | None = None  # set when the server listens
 
-    def token_secrets(self) -> list[bytes]:
-        """The accepted bearer tokens, as bytes for constant-time comparison."""
-        return [t.get_secret_value().encode() for t in self.settings.http.tokens]
+    def __post_init__(self) -> None:
+        self.caps = Caps.fitted(self.settings.http, open_file_limit())
+        self.stream_slots = StreamSlots(self.caps.streams, self.caps.streams_per_client)
+
+    def tokens(self) -> list[tuple[bytes, Caller]]:
+        """The accepted bearer tokens as bytes (for constant-time comparison), with callers."""
+        return [
+            (t.token.get_secret_value().encode(), Caller.of(t)) for t in self.settings.http.tokens
+        ]
 
     def hook(self, name: str) -> HookSettings | None:
         """A configured webhook by name."""

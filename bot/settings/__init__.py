@@ -7,7 +7,7 @@ module of its section (`matrix.py`, `http.py`, … `sources.py`, `schedules.py`)
 test fails when the two drift apart.
 """
 
-from bot.settings.http import HookSettings, HttpSettings
+from bot.settings.http import HookSettings, HttpSettings, Scope, TokenSettings
 from bot.settings.load import (
     DEFAULT_CONFIG_PATH,
     SettingsError,
@@ -36,11 +36,13 @@ __all__ = [
     "OpenAISettings",
     "ScheduleSettings",
     "SchedulerSettings",
+    "Scope",
     "Section",
     "Settings",
     "SettingsError",
     "SourceSettings",
     "StorageSettings",
+    "TokenSettings",
     "TrainerSettings",
     "check_cron",
     "format_validation_error",

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret in clear text, so log output can be scrubbed of them."""
         secrets = [self.matrix.password, self.matrix.access_token, self.openai.api_key]
-        secrets.extend(self.http.tokens)
+        secrets.extend(token.token for token in self.http.tokens)
         secrets.extend(hook.secret for hook in self.http.hooks)
         for source in self.sources:
             secrets.extend(source.secret_headers.values())

@@ -69,8 +69,31 @@ def test_secrets_from_files(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.matrix.password is not None
     assert "hunter2-secret" == settings.matrix.password.get_secret_value()
-    assert ["token-one", "token-two"] == [t.get_secret_value() for t in settings.http.tokens]
+    assert ["token-one", "token-two"] == [t.token.get_secret_value() for t in settings.http.tokens]
     assert "hunter2-secret" not in repr(settings)
+
+
+def test_tokens_are_plain_strings_or_tables_with_scopes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[http]\ntokens = ["old-style", {token = "ci-token", name = "ci", scopes = ["train"]}]\n',
+    )
+    tokens = load_settings(path).http.tokens
+    assert [("old-style", None, None), ("ci-token", "ci", ["train"])] == [
+        (t.token.get_secret_value(), t.name, t.scopes) for t in tokens
+    ]
+
+
+def test_unknown_scopes_empty_scopes_and_twice_named_tokens_are_refused(tmp_path: Path) -> None:
+    cases = {
+        '[{token = "t", scopes = ["root"]}]': "http.tokens.0.scopes.0",
+        '[{token = "t", scopes = []}]': "http.tokens.0.scopes",
+        '[{token = "a", name = "ci"}, {token = "b", name = "ci"}]': "token names must be unique",
+    }
+    for tokens, says in cases.items():
+        path = write(tmp_path, f"[http]\ntokens = {tokens}\n")
+        with pytest.raises(SettingsError, match=re.escape(says)):
+            load_settings(path)
 
 
 def test_secret_and_secret_file_together_are_refused(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from bot.http.responses import EventOut, EventPage, JobList, JobOut
 from bot.http.routing import Call, Route, json_response
 from bot.http.schemas import EventQuery, JobCreate, JobQuery
 from bot.http.sse import stream_events, wants_stream
+from bot.http.state import SCOPES
 
 IDEMPOTENCY_HELP = "Retrying with the same key returns the same job instead of a new one."
 LAST_EVENT_HELP = "SSE: resume after this event id (as browsers send it on reconnect)."
@@ -53,17 +54,25 @@ async def get_job(call: Call) -> web.StreamResponse:
 
 async def cancel_job(call: Call) -> web.StreamResponse:
     """Cancel a queued, paused or running job (running ones stop at the next step)."""
-    return json_response(JobOut.of(await call.services.jobs.cancel(call.param("id"))))
+    job = await call.services.jobs.cancel(call.param("id"), by=call.client, admin=_admin(call))
+    return json_response(JobOut.of(job))
 
 
 async def pause_job(call: Call) -> web.StreamResponse:
     """Pause a running job at a checkpoint, or hold a queued one."""
-    return json_response(JobOut.of(await call.services.jobs.pause(call.param("id"))))
+    job = await call.services.jobs.pause(call.param("id"), by=call.client, admin=_admin(call))
+    return json_response(JobOut.of(job))
 
 
 async def resume_job(call: Call) -> web.StreamResponse:
     """Queue a paused job again; it continues from its checkpoint."""
-    return json_response(JobOut.of(await call.services.jobs.resume(call.param("id"))))
+    job = await call.services.jobs.resume(call.param("id"), by=call.client, admin=_admin(call))
+    return json_response(JobOut.of(job))
+
+
+def _admin(call: Call) -> bool:
+    # A job's requester may control it, and so may a token with the admin scope.
+    return "admin" in call.request.get(SCOPES, frozenset())
 
 
 async def delete_job(call: Call) -> web.StreamResponse:
@@ -82,7 +91,7 @@ async def job_events(call: Call) -> web.StreamResponse:
     return json_response(EventPage(events=[EventOut.of(r) for r in rows], next_after=next_after))
 
 
-_CONTROL = (404, 409, 422)
+_CONTROL = (403, 404, 409, 422)
 ROUTES = (
     Route(
         "POST",

@@ -82,7 +82,8 @@ ROUTES = (
         "Activate a model version",
         "models",
         response=ModelOut,
-        errors=_REF,
+        errors=(*_REF, 403),
+        scope="admin",
     ),
     Route(
         "DELETE",
