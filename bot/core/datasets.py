@@ -141,7 +141,7 @@ class DatasetService:
         from trainer.tokenizer import load_tokenizer_file, train_bpe_tokenizer
 
         base = self.default_base
-        if Path(base).is_dir():
+        if Path(base).is_absolute() and Path(base).is_dir():  # never relative to the cwd
             tokenizer = load_tokenizer_file(base)
         else:
             tokenizer = train_bpe_tokenizer(
