@@ -145,9 +145,9 @@ class Outbox:
                 raise
             except Exception as exc:
                 log.warning("matrix_send_failed", room_id=room_id, error=str(exc))
-                pending.future.set_exception(exc)
+                _settle(pending.future, exc)
             else:
-                pending.future.set_result(event_id)
+                _settle(pending.future, event_id)
 
     async def _deliver(self, room_id: str, pending: _Pending) -> str:
         attempt = 0
@@ -182,6 +182,20 @@ class Outbox:
 
     def _backoff(self, attempt: int) -> float:
         return float(min(0.25 * 2**attempt, self._max_backoff_s))
+
+
+def _settle(future: asyncio.Future[str], outcome: str | Exception) -> None:
+    """Hand a send's outcome to its caller, unless the caller stopped waiting.
+
+    A caller that gave up (a `wait_for` timing out) has cancelled the future while the
+    send went on; setting it then would raise InvalidStateError and kill the room's worker.
+    """
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _retry_after_s(response: ErrorResponse) -> float:
