@@ -28,16 +28,28 @@ FD_RESERVE = 192
 # Connections past the cap that may still ask /healthz (anything else gets 503), so a
 # health probe gets through while the cap is reached.
 HEALTH_OVERFLOW = 16
+# Connections answered 503 at once at most; more are closed without an answer, so
+# a flood cannot take the descriptors the caps leave free.
+MAX_REFUSING = 64
+REFUSAL_WAIT_S = 1.0  # how long a refused connection may take to send its request
 NOFILE_TARGET = 65536  # plenty for the caps; no need to take an unlimited hard limit
 RETRY_AFTER_S = 5
-_REFUSAL_BODY = b'{"error": {"code": "busy", "message": "too many open connections; retry soon"}}'
-REFUSAL = (
-    b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Content-Type: application/json\r\n"
-    + f"Retry-After: {RETRY_AFTER_S}\r\nContent-Length: {len(_REFUSAL_BODY)}\r\n".encode()
-    + b"Connection: close\r\n\r\n"
-    + _REFUSAL_BODY
+
+
+def _raw_answer(status: str, body: bytes, *extra: str) -> bytes:
+    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", *extra]
+    head += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    return "\r\n".join(head).encode() + body
+
+
+REFUSAL = _raw_answer(
+    "503 Service Unavailable",
+    b'{"error": {"code": "busy", "message": "too many open connections; retry soon"}}',
+    f"Retry-After: {RETRY_AFTER_S}",
 )
+# The liveness answer (as GET /healthz gives it): a refused connection still shows the
+# process is alive.
+HEALTHY = _raw_answer("200 OK", b'{"status": "ok"}')
 
 
 def raise_open_file_limit() -> int:
@@ -70,7 +82,7 @@ class Caps:
     @classmethod
     def fitted(cls, http: HttpSettings, nofile: int) -> Caps:
         """The configured caps, lowered (with a warning) when the descriptors cannot hold them."""
-        room = max(1, nofile - FD_RESERVE - HEALTH_OVERFLOW)
+        room = max(1, nofile - FD_RESERVE - HEALTH_OVERFLOW - MAX_REFUSING)
         connections = min(http.max_connections, room)
         if connections < http.max_connections:
             log.warning(
@@ -111,21 +123,37 @@ class StreamSlots:
 
 
 class _Refusal(asyncio.Protocol):
+    """Answers one request with 503 and closes; one descriptor for at most a second."""
+
     # Reads the request before answering: closing with unread bytes would send a reset
     # instead of the answer.
+    def __init__(self, gate: ConnectionGate) -> None:
+        self.gate = gate
+        gate.refusing += 1
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.timer = asyncio.get_running_loop().call_later(RETRY_AFTER_S, transport.close)
+        self.timer = asyncio.get_running_loop().call_later(REFUSAL_WAIT_S, transport.close)
 
     def data_received(self, data: bytes) -> None:
         if b"\r\n\r\n" in data or len(data) > 8192:
             self.timer.cancel()
-            self.transport.write(REFUSAL)
+            health = data.startswith((b"GET /healthz ", b"GET /healthz?"))
+            self.transport.write(HEALTHY if health else REFUSAL)
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.timer.cancel()
+        self.gate.refusing -= 1
+
+
+class _Drop(asyncio.Protocol):
+    """Past even the refusals: the connection is closed at once, its descriptor freed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.abort()
 
 
 class ConnectionGate:
@@ -137,11 +165,12 @@ class ConnectionGate:
         # Connections accepted past the cap, with when: they may ask only /healthz.
         # (aiohttp's handlers take no weak references, so closed ones are pruned here.)
         self.overflow: dict[web.RequestHandler, float] = {}
+        self.refusing = 0  # connections being answered 503 right now
 
     def __call__(self) -> asyncio.BaseProtocol:
         live = self.server.connections
         if len(live) >= self.limit + HEALTH_OVERFLOW:
-            return _Refusal()
+            return _Refusal(self) if self.refusing < MAX_REFUSING else _Drop()
         handler = self.server()
         if len(live) >= self.limit:
             now = time.monotonic()

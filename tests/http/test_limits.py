@@ -92,7 +92,7 @@ def _client(app: App) -> str:
 
 
 @session_loop
-async def test_connections_past_the_cap_may_only_ask_for_health_then_are_refused(
+async def test_connections_past_the_cap_are_refused_but_health_still_answers(
     small: App,
 ) -> None:
     server = http(small)
@@ -122,8 +122,11 @@ async def test_connections_past_the_cap_may_only_ask_for_health_then_are_refused
             for _ in range(HEALTH_OVERFLOW):
                 await connect()
             await _until(lambda: CONNECTIONS + HEALTH_OVERFLOW == len(gate.server.connections))
-            async with s.get("/healthz") as refused:
+            async with s.get("/v1/status", headers=auth(TOKEN)) as refused:
                 assert (503, "5") == (refused.status, refused.headers["Retry-After"])
+                assert "busy" == (await refused.json())["error"]["code"]
+            async with s.get("/healthz") as health:
+                assert (200, {"status": "ok"}) == (health.status, await health.json())
     finally:
         for writer in idle:
             writer.close()
