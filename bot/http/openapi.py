@@ -17,7 +17,12 @@ from bot.http.routing import Route
 REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"{(\w+)}")
 SECURITY = {
-    "bearer": {"type": "http", "scheme": "bearer", "description": "A token from http.tokens."},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from http.tokens; its scopes (read, train, admin) "
+        "decide which operations it may call.",
+    },
     "hookToken": {
         "type": "apiKey",
         "in": "header",
@@ -83,6 +88,9 @@ def _operation(route: Route, refs: Refs) -> dict[str, Any]:
     }
     if route.handler.__doc__:
         op["description"] = route.handler.__doc__.strip()
+    if route.auth == "token":
+        scope = f"Needs a token with the `{route.needs}` scope (or one without scopes)."
+        op["description"] = f"{op.get('description', '')}\n\n{scope}".strip()
     if route.body is not None:
         content = {"application/json": {"schema": refs[(route.body, "validation")]}}
         if route.form is not None:
@@ -157,6 +165,10 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
     errors = set(route.errors)
     if route.auth != "none":
         errors.add(401)
+    if route.auth == "token":
+        errors.add(403)  # the token lacks the route's scope
+    if route.streams:
+        errors.update((429, 503))  # open streams: per token, in all
     if route.body is not None or route.query is not None:
         errors.update((400, 413, 422) if route.body is not None else (422,))
     error = {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}
