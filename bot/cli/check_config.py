@@ -53,6 +53,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"trainbot: {exc}", file=sys.stderr)
         return 1
     effective: dict[str, Any] = settings.model_dump(mode="json")
+    _redact_source_urls(effective)
     print(json.dumps(effective, indent=2, default=str))
     print("configuration OK", file=sys.stderr)
     return 0
+
+
+def _redact_source_urls(effective: dict[str, Any]) -> None:
+    """Source URLs without `user:password@`, query and fragment: any of them may hold a key."""
+    from bot.core.sources.fetch import shown_url
+
+    for source in effective.get("sources", []):
+        source["url"] = shown_url(source["url"])

@@ -11,9 +11,10 @@ from typing import Any
 from bot.matrix.types import IncomingMessage
 
 HTML_FORMAT = "org.matrix.custom.html"
-# A zero-width joiner inside "@room" stops clients from treating it as a room ping.
-_ROOM_PING = "@room"
-_DEFUSED_ROOM_PING = "@\u200droom"
+# A zero-width joiner inside "@room" (in any casing: clients match it without case) stops
+# clients from treating it as a room ping.
+_ROOM_PING = re.compile(r"@(room)", re.IGNORECASE)
+_DEFUSED_ROOM_PING = "@\u200d\\1"
 
 
 @dataclass(frozen=True)
@@ -170,4 +171,4 @@ def image(
 
 
 def _defuse(value: str) -> str:
-    return value.replace(_ROOM_PING, _DEFUSED_ROOM_PING)
+    return _ROOM_PING.sub(_DEFUSED_ROOM_PING, value)

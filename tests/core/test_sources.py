@@ -1,9 +1,13 @@
 """Data sources against a local JSON endpoint: scheduled fetches, dedup, failures, secrets."""
 
+from __future__ import annotations
+
 import asyncio
 import io
 import json
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -11,11 +15,12 @@ from typing import Any
 
 import pytest
 import structlog
+from aiohttp import web
 
 from bot.app import App
 from bot.core.errors import Conflict, NotFound
 from bot.core.services import Services
-from bot.core.sources.fetch import stored_records
+from bot.core.sources.fetch import shown_url, stored_records
 from bot.core.sources.selector import SelectError, select_items
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -484,3 +489,173 @@ async def test_stopping_cancels_a_running_fetch_which_writes_nothing(
         )
     finally:
         await store.close()
+
+
+# --- URLs shown without secrets, fixed failure messages, redirects ---------------------
+
+PROBE = "[Re-verify your account](https://evil.example/login) **now** @ROOM"
+
+
+@pytest.fixture
+async def other_origin() -> AsyncIterator[JsonServer]:
+    server = JsonServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def redirector() -> AsyncIterator[Redirector]:
+    redirector = Redirector()
+    await redirector.start()
+    yield redirector
+    await redirector.stop()
+
+
+class Redirector:
+    """An endpoint answering `/go` with a redirect to `target` (and `/same` to its `/end`)."""
+
+    def __init__(self) -> None:
+        self.target = ""
+        self.reason = ""
+        self.seen: list[dict[str, str]] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/go", self._go)
+        app.router.add_get("/same", self._same)
+        app.router.add_get("/end", self._end)
+        app.router.add_get("/reason", self._reason)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _go(self, request: web.Request) -> web.Response:
+        self.seen.append(dict(request.headers))
+        raise web.HTTPFound(self.target)
+
+    async def _same(self, request: web.Request) -> web.Response:
+        self.seen.append(dict(request.headers))
+        raise web.HTTPMovedPermanently("/end?page=2")
+
+    async def _end(self, request: web.Request) -> web.Response:
+        self.seen.append(dict(request.headers))
+        return web.json_response(answer(1, 2, 3))
+
+    async def _reason(self, request: web.Request) -> web.Response:
+        return web.Response(status=503, reason=PROBE, text=PROBE)
+
+
+async def test_credentials_and_query_are_never_shown(
+    start: StartApp, server: JsonServer, log_output: io.StringIO
+) -> None:
+    host = server.url.removeprefix("http://")
+    services = await start(url=f"http://reader:pa55word@{host}/news?key=q-secret#frag")
+    server.answer(answer(1, 2, 3))
+    assert (await services.sources.fetch("news", trigger="t")).ok
+    assert "Basic cmVhZGVyOnBhNTV3b3Jk" == server.requests[-1].headers["Authorization"]
+    server.answer_raw(b"{}", 500)
+    failed = await services.sources.fetch("news", trigger="t")
+    assert f"{server.url}/news answered HTTP 500 Internal Server Error" == failed.error
+    [status] = await services.sources.status()
+    assert f"{server.url}/news" == shown_url(status.settings.url)
+    shown = (log_output.getvalue(), failed.error, repr(await services.sources.status()))
+    for text in shown[:2]:
+        assert "pa55word" not in text and "reader" not in text and "q-secret" not in text
+
+
+async def test_credentials_next_to_an_authorization_header_fail_the_fetch_in_words(
+    start: StartApp, server: JsonServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", "Bearer t0ken")
+    host = server.url.removeprefix("http://")
+    services = await start(
+        url=f"http://reader:pa55word@{host}/news",
+        secret_headers={"Authorization": "env:NEWS_TOKEN"},
+    )
+    failed = await services.sources.fetch("news", trigger="t")
+    assert (
+        f"{server.url}/news: the URL carries a user and password and an Authorization header "
+        "is set too; keep one of them"
+    ) == failed.error
+    assert [] == server.requests
+
+
+async def test_a_redirect_to_another_origin_is_not_followed_with_the_secrets(
+    start: StartApp,
+    redirector: Redirector,
+    other_origin: JsonServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", "s3cret")
+    redirector.target = other_origin.url + "/stolen?x=1"
+    secrets = {"X-Api-Key": "env:NEWS_TOKEN"}
+    services = await start(url=redirector.url + "/go", secret_headers=secrets)
+    failed = await services.sources.fetch("news", trigger="t")
+    assert (
+        f"{redirector.url}/go redirected to another origin ({other_origin.url}/stolen); "
+        "redirects are followed within the same scheme, host and port only, so the secret "
+        "headers stay with their host: set the new URL if it is right"
+    ) == failed.error
+    assert [] == other_origin.requests  # nothing went there, the key least of all
+
+
+async def test_a_redirect_within_the_origin_is_followed_unless_never(
+    start: StartApp, redirector: Redirector, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", "s3cret")
+    secrets = {"X-Api-Key": "env:NEWS_TOKEN"}
+    services = await start(url=redirector.url + "/same", secret_headers=secrets)
+    assert (await services.sources.fetch("news", trigger="t")).ok
+    assert ["s3cret", "s3cret"] == [headers["X-Api-Key"] for headers in redirector.seen]
+
+    never = settings(
+        tmp_path / "never", redirector.url + "/same", follow_redirects="never", name="strict"
+    )
+    app = App(never)
+    await app.start()
+    try:
+        failed = await app.services.sources.fetch("strict", trigger="t")
+    finally:
+        await app.stop()
+    assert failed.error is not None and failed.error.startswith(
+        f"{redirector.url}/same answered with a redirect, and this source follows none"
+    )
+
+
+async def test_a_servers_own_words_never_reach_the_error(
+    start: StartApp, redirector: Redirector
+) -> None:
+    services = await start(url=redirector.url + "/reason", room_id=ROOM)
+    failed = await services.sources.fetch("news", trigger="t")
+    assert f"{redirector.url}/reason answered HTTP 503 Service Unavailable" == failed.error
+    [notice] = await services.notifications.pending()
+    assert "evil.example" not in notice.text
+
+
+def test_check_config_prints_source_urls_without_their_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[[sources]]\nname = 'news'\ndataset = 'news'\nevery = '1h'\n"
+        "url = 'https://reader:pa55word@news.example:8443/api/items?key=q-secret#top'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert 0 == result.returncode, result.stderr
+    [source] = json.loads(result.stdout)["sources"]
+    assert "https://news.example:8443/api/items" == source["url"]
+    assert "pa55word" not in result.stdout and "q-secret" not in result.stdout

@@ -77,3 +77,10 @@ def test_markdown_notices_render_a_safe_subset() -> None:
     assert 'href="https://a&quot;onclick=&quot;alert(1"' in hostile.html
     assert "snake_case_name" in hostile.html  # underscores inside words are not italics
     assert "\x00" not in fmt.markdown("a\x000\x00 `c`").html
+
+
+def test_room_pings_are_defused_in_any_casing() -> None:
+    content = fmt.notice("@room @Room @rOOm @ROOM")
+
+    assert "@\u200droom @\u200dRoom @\u200drOOm @\u200dROOM" == content["body"]
+    assert content["body"] == content["formatted_body"]
