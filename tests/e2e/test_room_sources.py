@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
+from nio import UploadResponse
 
+from bot.room.commands import datasets as datasets_command
 from tests.support.json_server import JsonServer
 
 from . import trainbot
@@ -123,3 +127,24 @@ async def test_a_scheduled_failure_and_the_recovery_are_told_in_the_sources_room
     back = await room.wait(notice_containing("✅ Source news works again"))
     assert "✅ Source news works again: ok: 5 items, 2 new → news@v2." == back["content"]["body"]
     assert 1 == sum(FAILED in e["content"].get("body", "") for e in await room.bot_messages())
+
+
+async def test_dataset_add_counts_the_bytes_it_downloads_not_the_declared_size(
+    start_trainbot: StartBot, make_person: MakePerson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datasets_command, "MAX_UPLOAD_BYTES", 1024)
+    ann = await make_person("ann")
+    app, bot_id = await start_trainbot(allowed=[ann.user_id], trainer={"min_examples": 3})
+    room = await open_room(app, ann, bot_id)
+    data = jsonl(ITEMS * 10)  # over 1 KiB
+    response, _ = await ann.client.upload(
+        io.BytesIO(data), "application/jsonl", "small.jsonl", filesize=len(data)
+    )
+    assert isinstance(response, UploadResponse), response
+    info = {"mimetype": "application/jsonl", "size": 10}  # the sender's claim
+    lying = await room.ask("small.jsonl", msgtype="m.file", url=response.content_uri, info=info)
+
+    refused = await reply_with(room, lying, "!dataset add small")
+
+    assert "the file is larger than 0.000976562 MiB" in refused["body"]
+    assert [] == await app.services.datasets.versions("small")

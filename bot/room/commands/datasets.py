@@ -67,9 +67,13 @@ async def add(ctx: CommandContext, args: Args) -> Reply:
     upload = await ctx.room.fetch_event(ctx.message.room_id, reply_to)
     if upload is None or upload.kind != "file" or not upload.url:
         raise UsageError("the message you replied to is not an uploaded file")
+    too_large = UsageError(f"the file is larger than {MAX_UPLOAD_BYTES / 2**20:g} MiB")
     if upload.size and upload.size > MAX_UPLOAD_BYTES:
-        raise UsageError(f"the file is larger than {MAX_UPLOAD_BYTES >> 20} MiB")
+        raise too_large  # declared too large: not even downloaded
     data = await ctx.room.download(upload.url, upload.file_info)
+    # The declared size is the sender's word; what counts is what arrived.
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise too_large
     stored = await ctx.services.datasets.upload_file(
         args.word(0, "name"),
         upload.filename or upload.body or "upload.jsonl",
