@@ -5,13 +5,17 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bot.app import App
+from bot.core.types import JobStatus
 from bot.settings import Settings
+from storage.jobs import JobRow
 from tests.support.services import records
 
 __all__ = ["records"]  # re-exported: the HTTP tests upload the same learnable sentences
@@ -171,3 +175,37 @@ async def read_sse(
             events.append(current)
             current = SseEvent()
     return events
+
+
+async def held_job(app: App, requested_by: str) -> JobRow:
+    """A paused job nobody runs: its event stream stays open until the client leaves."""
+    now = time.time()
+    job = JobRow(
+        id=f"held{int(now * 1e6) % 10**9:09d}",
+        name="held",
+        status=JobStatus.PAUSED,
+        backend="local",
+        dataset_id="none",
+        base="micro",
+        spec={},
+        requested_by=requested_by,
+        room_id=None,
+        result=None,
+        error=None,
+        model_id=None,
+        created_at=now,
+        started_at=None,
+        finished_at=None,
+        updated_at=now,
+        remote_id=None,
+    )
+    await app.services.store.jobs.insert(job)
+    return job
+
+
+async def until(check: Callable[[], bool], within_s: float = 10) -> None:
+    """Wait until `check()` holds (an invariant reached, not a timing), failing after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)

@@ -17,8 +17,7 @@ from bot.http.limits import HEALTH_OVERFLOW, Caps
 from bot.http.server import HttpServer
 from bot.http.state import Caller
 from bot.settings import HttpSettings, TokenSettings
-from tests.http.support import TOKEN, http_settings
-from tests.http.test_malformed import _held_job, _until
+from tests.http.support import TOKEN, held_job, http_settings, until
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 OTHER = "other-token-9876543210"
@@ -54,7 +53,7 @@ async def test_streams_are_capped_per_token_and_in_all_and_health_still_answers(
     small: App,
 ) -> None:
     http(small).state.keepalive_s = 0.2  # a stream notices its client left when it writes
-    job = await _held_job(small, "api:someone")
+    job = await held_job(small, "api:someone")
     path = f"/v1/jobs/{job.id}/events"
     sse = {"Accept": "text/event-stream"}
     async with contextlib.AsyncExitStack() as held, aiohttp.ClientSession(http(small).url) as s:
@@ -83,7 +82,7 @@ async def test_streams_are_capped_per_token_and_in_all_and_health_still_answers(
             http(small).state.stream_slots.open
         )
     # Streams that end give their slots back.
-    await _until(lambda: not http(small).state.stream_slots.open)
+    await until(lambda: not http(small).state.stream_slots.open)
     await small.services.store.jobs.delete(job.id)
 
 
@@ -107,10 +106,10 @@ async def test_connections_past_the_cap_are_refused_but_health_still_answers(
         return writer
 
     try:
-        await _until(lambda: not gate.server.connections)
+        await until(lambda: not gate.server.connections)
         for _ in range(CONNECTIONS):
             await connect()
-        await _until(lambda: CONNECTIONS == len(gate.server.connections))
+        await until(lambda: CONNECTIONS == len(gate.server.connections))
 
         async with aiohttp.ClientSession(server.url) as s:
             async with s.get("/v1/status", headers=auth(TOKEN)) as busy:
@@ -121,7 +120,7 @@ async def test_connections_past_the_cap_are_refused_but_health_still_answers(
 
             for _ in range(HEALTH_OVERFLOW):
                 await connect()
-            await _until(lambda: CONNECTIONS + HEALTH_OVERFLOW == len(gate.server.connections))
+            await until(lambda: CONNECTIONS + HEALTH_OVERFLOW == len(gate.server.connections))
             async with s.get("/v1/status", headers=auth(TOKEN)) as refused:
                 assert (503, "5") == (refused.status, refused.headers["Retry-After"])
                 assert "busy" == (await refused.json())["error"]["code"]
@@ -130,7 +129,7 @@ async def test_connections_past_the_cap_are_refused_but_health_still_answers(
     finally:
         for writer in idle:
             writer.close()
-    await _until(lambda: not gate.server.connections)
+    await until(lambda: not gate.server.connections)
     async with (
         aiohttp.ClientSession(server.url) as s,
         s.get("/v1/status", headers=auth(TOKEN)) as ok,

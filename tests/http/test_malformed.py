@@ -3,7 +3,6 @@
 import asyncio
 import io
 import logging
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -11,11 +10,9 @@ import pytest
 import structlog
 
 from bot.app import App
-from bot.core.types import JobStatus
 from bot.http.server import HttpServer
 from bot.logs import configure_logging
-from storage.jobs import JobRow
-from tests.http.support import TOKEN, Api
+from tests.http.support import TOKEN, Api, held_job, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 NON_ASCII = b"\xc3\xa9\xff\xfe"
@@ -94,7 +91,7 @@ async def test_a_deeply_nested_toml_body_is_422(api: Api, log_lines: io.StringIO
 async def test_event_stream_clients_that_leave_before_the_headers_leave_no_trace(
     app: App, server: HttpServer, log_lines: io.StringIO
 ) -> None:
-    job = await _held_job(app, "api:leaver")
+    job = await held_job(app, "api:leaver")
     subscribers = app.services.bus.subscriber_count
     answered = _answered(server, EVENTS)
     request = (
@@ -102,9 +99,9 @@ async def test_event_stream_clients_that_leave_before_the_headers_leave_no_trace
         f"Authorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n"
     ).encode()
     await asyncio.gather(*(raw(server, request, leave=True) for _ in range(20)))
-    await _until(lambda: _answered(server, EVENTS) == answered + 20)
+    await until(lambda: _answered(server, EVENTS) == answered + 20)
     assert {} == dict(server.state.stream_slots.open)
-    await _until(lambda: app.services.bus.subscriber_count == subscribers)
+    await until(lambda: app.services.bus.subscriber_count == subscribers)
     no_traceback(log_lines)
     await app.services.store.jobs.delete(job.id)
 
@@ -113,37 +110,3 @@ def _answered(server: HttpServer, route: str) -> float:
     """Requests to a route the server has finished with (any status)."""
     samples = server.state.metrics.requests.collect()[0].samples
     return sum(s.value for s in samples if s.name.endswith("_total") and s.labels["route"] == route)
-
-
-async def _held_job(app: App, requested_by: str) -> JobRow:
-    """A paused job nobody runs: its event stream stays open until the client leaves."""
-    now = time.time()
-    job = JobRow(
-        id=f"held{int(now * 1e6) % 10**9:09d}",
-        name="held",
-        status=JobStatus.PAUSED,
-        backend="local",
-        dataset_id="none",
-        base="micro",
-        spec={},
-        requested_by=requested_by,
-        room_id=None,
-        result=None,
-        error=None,
-        model_id=None,
-        created_at=now,
-        started_at=None,
-        finished_at=None,
-        updated_at=now,
-        remote_id=None,
-    )
-    await app.services.store.jobs.insert(job)
-    return job
-
-
-async def _until(check: object, within_s: float = 10) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.05)

@@ -12,8 +12,7 @@ import pytest_asyncio
 
 from bot.app import App
 from bot.http.server import ROUTES, HttpServer
-from tests.http.support import TOKEN, Api, http_settings
-from tests.http.test_malformed import _held_job
+from tests.http.support import TOKEN, Api, held_job, http_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 READER, TRAINER, OTHER_TRAINER, ADMIN = "reader-token-1", "ci-token-22", "ci2-token-333", "admin-4"
@@ -72,7 +71,7 @@ async def test_each_route_refuses_tokens_without_its_scope(api: Api) -> None:
 
 
 async def test_a_job_is_controlled_by_its_requester_or_an_admin(scoped: App, api: Api) -> None:
-    mine = await _held_job(scoped, "api:ci")
+    mine = await held_job(scoped, "api:ci")
     other = await api.post(f"/v1/jobs/{mine.id}/cancel", token=OTHER_TRAINER)
     assert 403 == other.status
     assert f"only api:ci or an admin may cancel job {mine.id}" == other.error["message"]
@@ -80,6 +79,6 @@ async def test_a_job_is_controlled_by_its_requester_or_an_admin(scoped: App, api
     own = await api.post(f"/v1/jobs/{mine.id}/cancel", token=TRAINER)
     assert (200, "cancelled") == (own.status, own.json["status"])
 
-    theirs = await _held_job(scoped, "api:ci2")
+    theirs = await held_job(scoped, "api:ci2")
     by_admin = await api.post(f"/v1/jobs/{theirs.id}/cancel", token=ADMIN)
     assert (200, "cancelled") == (by_admin.status, by_admin.json["status"])
