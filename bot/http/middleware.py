@@ -118,13 +118,14 @@ def _auth(state: ServerState) -> Middleware:
 
     async def _authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
-        check_credential_headers(request)
         if route.resource is None:  # 404/405 from the router: nothing to protect
             response: web.StreamResponse = await handler(request)
             return response
         # Fail closed: a route added without a declaration still needs a token (and admin).
         key = (request.method, route.resource.canonical)
         mode = state.auth.get(key, "token")
+        if mode != "none":
+            check_credential_headers(request)
         if mode == "token":
             caller = bearer_client(state, request)
             require_scope(caller, state.scopes.get(key, "admin"), request)

@@ -65,6 +65,8 @@ async def test_non_ascii_credentials_are_401_without_a_traceback(
     )
     assert [401, 401, 401] == [status_of(a) for a in answers]
     assert all(b"must be plain ASCII" in a for a in answers), answers
+    health = b"GET /healthz HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + NON_ASCII
+    assert 200 == status_of(await raw(server, health + b"\r\nConnection: close\r\n\r\n"))
     no_traceback(log_lines)
 
 
