@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bot.http.routing import Call
 
 END = object()  # the pump's "no more events"
+LEFT_CHECK_S = 1.0  # how often a quiet stream checks that its client is still there
 SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit an SQLite integer
 
 
@@ -81,16 +82,31 @@ async def _stream(call: Call, job: JobRow, after: int) -> web.StreamResponse:
 
 
 async def _relay(call: Call, queue: asyncio.Queue[object], response: web.StreamResponse) -> None:
+    # Wakes at least every second to see whether the client left, so its stream slot is
+    # free within a second rather than at the next keep-alive write.
+    quiet_s = 0.0
     while True:
+        wait_s = min(LEFT_CHECK_S, call.state.keepalive_s)
         try:
-            item = await asyncio.wait_for(queue.get(), call.state.keepalive_s)
+            item = await asyncio.wait_for(queue.get(), wait_s)
         except TimeoutError:
-            await response.write(b": keep-alive\n\n")
+            if _client_left(call.request):
+                return
+            quiet_s += wait_s
+            if quiet_s >= call.state.keepalive_s:
+                await response.write(b": keep-alive\n\n")
+                quiet_s = 0.0
             continue
         if item is END:
             return
         assert isinstance(item, EventRow)
         await response.write(format_event(item))
+        quiet_s = 0.0
+
+
+def _client_left(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 async def _already_told(call: Call, job: JobRow, after: int) -> bool:

@@ -52,7 +52,6 @@ def auth(token: str, **extra: str) -> dict[str, str]:
 async def test_streams_are_capped_per_token_and_in_all_and_health_still_answers(
     small: App,
 ) -> None:
-    http(small).state.keepalive_s = 0.2  # a stream notices its client left when it writes
     job = await held_job(small, "api:someone")
     path = f"/v1/jobs/{job.id}/events"
     sse = {"Accept": "text/event-stream"}
