@@ -1,73 +1,58 @@
-"""Room notices queued by other parts (notify webhooks) for the Matrix layer to deliver.
+"""Room notices queued by other parts (webhooks, sources, schedules) for the room face.
 
-The queue is a JSON list under one key of the persisted state table, so a notice
-accepted with 202 survives a restart; the Matrix notifier drains it with `pending()`
-then `ack()` after each delivery, and `wait()` wakes it when something arrives.
+One row per notice in the `notices` table (migration 0008), so a notice accepted with
+202 survives a restart and queueing one costs one insert, however many wait; the room
+face drains them with `pending()` then `ack()` after each delivery, and `wait()` wakes
+it when something arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
 
 from bot.core.errors import TooMany
+from storage.notifications import NoticeRepo, NoticeRow
 from storage.state import StateRepo
 
-OUTBOX_KEY = "notifications.outbox"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A message for a room: `text` is markdown; `source` says who queued it."""
-
-    id: str
-    room_id: str
-    text: str
-    source: str
-    created_at: float
+Notice = NoticeRow  # what the faces see: a queued message for a room
 
 
 class NotificationOutbox:
-    """A persisted FIFO of notices; one lock makes read-modify-write safe under asyncio."""
+    """A persisted FIFO of notices, limited to `max_pending` waiting ones."""
 
     def __init__(self, state: StateRepo, max_pending: int = 1000) -> None:
-        self.state = state
+        # Built from the state repository's database, as before the table existed.
+        self.notices = NoticeRepo(state.db)
         self.max_pending = max_pending
-        self._lock = asyncio.Lock()
         self._arrived = asyncio.Event()
 
-    async def enqueue(self, room_id: str, text: str, *, source: str) -> Notice:
-        """Queue a notice; 429 when the notifier has fallen far behind."""
-        notice = Notice(uuid.uuid4().hex[:12], room_id, text, source, time.time())
-        async with self._lock:
-            queued = await self._load()
-            if len(queued) >= self.max_pending:
-                raise TooMany(f"{len(queued)} notices are waiting for delivery", retry_after=30)
-            await self._save([*queued, notice])
+    async def enqueue(
+        self, room_id: str, text: str, *, source: str, markdown: bool = False
+    ) -> Notice:
+        """Queue a notice; 429 when the room face has fallen far behind.
+
+        `text` is posted as plain text: third-party words (webhook text, fetch errors,
+        model reasons) never become live links or formatting. Only the bot's own
+        sentences may pass `markdown=True`.
+        """
+        notice = Notice(uuid.uuid4().hex[:12], room_id, text, source, time.time(), markdown)
+        if not await self.notices.add(notice, self.max_pending):
+            waiting = await self.notices.count()
+            raise TooMany(f"{waiting} notices are waiting for delivery", retry_after=30)
         self._arrived.set()
         return notice
 
     async def pending(self) -> list[Notice]:
         """Queued notices, oldest first (they stay queued until acknowledged)."""
-        async with self._lock:
-            return await self._load()
+        return await self.notices.pending()
 
     async def ack(self, *ids: str) -> None:
         """Forget delivered notices."""
-        async with self._lock:
-            await self._save([n for n in await self._load() if n.id not in ids])
+        await self.notices.remove(ids)
 
     async def wait(self) -> None:
         """Return when a notice was queued since the last call."""
         await self._arrived.wait()
         self._arrived.clear()
-
-    async def _load(self) -> list[Notice]:
-        raw = await self.state.get(OUTBOX_KEY)
-        return [Notice(**item) for item in json.loads(raw)] if raw else []
-
-    async def _save(self, notices: list[Notice]) -> None:
-        await self.state.set(OUTBOX_KEY, json.dumps([asdict(n) for n in notices]))

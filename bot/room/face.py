@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
+from bot.core.notifications import Notice
 from bot.core.services import Services
 from bot.logs import get_logger
 from bot.matrix import format as fmt
@@ -37,6 +39,13 @@ def matrix_config(settings: Settings) -> MatrixConfig:
         allowed_users=(*m.allowed_users, *m.admin_users),
         leave_when_alone=m.leave_when_alone,
     )
+
+
+def notice_content(notice: Notice) -> dict[str, Any]:
+    """A queued notice as a room message: plain text (escaped, never live markdown) unless
+    the notice is the bot's own markdown; `@room` is defused either way."""
+    body = fmt.markdown(notice.text) if notice.markdown else fmt.text(notice.text)
+    return fmt.notice(body)
 
 
 class RoomFace:
@@ -79,7 +88,7 @@ class RoomFace:
         while True:
             for notice in await outbox.pending():
                 try:
-                    await self.room.send(notice.room_id, fmt.notice(fmt.markdown(notice.text)))
+                    await self.room.send(notice.room_id, notice_content(notice))
                 except Exception:
                     log.exception("hook notice not delivered", room_id=notice.room_id)
                     continue

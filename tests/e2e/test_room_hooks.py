@@ -76,7 +76,9 @@ async def test_notify_hook_text_arrives_in_the_room(
         notice = await ann.wait_for(room_id, notice_containing("Nightly data import finished"))
         content = notice["content"]
         assert "@room" not in content["body"]  # defused: a hook cannot ping the room
-        assert "<strong>120</strong>" in content["formatted_body"]  # markdown, rendered safely
+        # Plain text: the sender's markup stays literal, nothing is rendered.
+        assert "**120**" in content["formatted_body"]
+        assert "<strong>" not in content["formatted_body"]
         assert "<script>" not in content["formatted_body"]
         assert {"user_ids": []} == content["m.mentions"]
         assert [] == await app.services.notifications.pending()  # type: ignore[union-attr]

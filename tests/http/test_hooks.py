@@ -6,11 +6,15 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from bot.app import App
-from bot.core.notifications import NotificationOutbox
+from bot.core.errors import TooMany
+from bot.core.notifications import Notice, NotificationOutbox
+from storage.db import Database, bundled_migrations
+from storage.state import StateRepo
 from tests.http.support import HOOK_SECRET, Api, Reply, records, sign
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -140,3 +144,50 @@ async def test_a_train_hook_trains_only_its_own_dataset(api: Api, app: App) -> N
             == refused.error["message"]
         )
     assert newest == (await api.get("/v1/jobs")).json["jobs"][:1]  # no job queued
+
+
+async def test_the_outbox_is_one_row_per_notice_in_order_with_a_limit(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "t.db")
+    outbox = NotificationOutbox(StateRepo(db), max_pending=5)
+    results = await asyncio.gather(
+        *(outbox.enqueue("!r:test", f"n{i}", source="test") for i in range(8)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, TooMany)]
+    assert (3, "5 notices are waiting for delivery") == (len(refused), refused[0].message)
+    queued = await outbox.pending()
+    assert [r.id for r in results if isinstance(r, Notice)] == [n.id for n in queued]
+    rows = await db.fetchone("SELECT COUNT(*) AS n FROM notices")
+    assert rows is not None and 5 == rows["n"]
+    await outbox.ack(queued[0].id, queued[2].id)
+    assert [queued[1].id, *[n.id for n in queued[3:]]] == [n.id for n in await outbox.pending()]
+    await db.close()
+
+
+async def test_notices_queued_by_an_older_version_move_into_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    migrations = bundled_migrations()
+    version = next(m.version for m in migrations if m.name == "notices")
+    old = await Database.open(path, migrations=migrations[: version - 1])
+    expected = [Notice(f"old{i}", "!r:test", f"**{i}**", "hook:x", 1.0 + i) for i in range(3)]
+    queued = [
+        {
+            "id": n.id,
+            "room_id": n.room_id,
+            "text": n.text,
+            "source": n.source,
+            "created_at": n.created_at,
+        }
+        for n in expected
+    ]
+    await old.execute(
+        "INSERT INTO state (key, value, updated_at) VALUES ('notifications.outbox', ?, 1.0)",
+        (json.dumps(queued),),
+    )
+    await old.close()
+
+    upgraded = await Database.open(path)
+    outbox = NotificationOutbox(StateRepo(upgraded))
+    assert expected == await outbox.pending()
+    assert None is await StateRepo(upgraded).get("notifications.outbox")
+    await upgraded.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.core.notifications import Notice
 from bot.matrix import IncomingMessage
 from bot.matrix import format as fmt
+from bot.room.face import notice_content
 
 
 def command(**overrides: object) -> IncomingMessage:
@@ -77,6 +79,28 @@ def test_markdown_notices_render_a_safe_subset() -> None:
     assert 'href="https://a&quot;onclick=&quot;alert(1"' in hostile.html
     assert "snake_case_name" in hostile.html  # underscores inside words are not italics
     assert "\x00" not in fmt.markdown("a\x000\x00 `c`").html
+
+
+PROBE = "[Re-verify your account](https://evil.example/login) **now** @ROOM"
+
+
+def test_third_party_text_in_a_notice_is_plain_and_cannot_ping_the_room() -> None:
+    queued = Notice("n1", "!r:hs", f"⚠️ Source news: the fetch failed.\n{PROBE}", "source:x", 1.0)
+
+    content = notice_content(queued)
+
+    assert "@\u200dROOM" in content["body"] and "@ROOM" not in content["body"]
+    assert (
+        "⚠️ Source news: the fetch failed.<br>[Re-verify your account]"
+        "(https://evil.example/login) **now** @\u200dROOM"
+    ) == content["formatted_body"]  # no link, no bold: the words as they were written
+    assert {"user_ids": []} == content["m.mentions"]
+
+
+def test_only_the_bots_own_markdown_notices_render() -> None:
+    own = Notice("n2", "!r:hs", "Retraining **news**", "schedule:news", 1.0, markdown=True)
+
+    assert "Retraining <strong>news</strong>" == notice_content(own)["formatted_body"]
 
 
 def test_room_pings_are_defused_in_any_casing() -> None:
