@@ -14,6 +14,7 @@ import pytest
 from bot.app import App
 from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
+from bot.room.face import notice_content
 from bot.settings import Settings
 from storage.schedules import DecisionRow
 from tests.fakes.openai_server import FakeOpenAI
@@ -331,3 +332,22 @@ async def test_an_unknown_model_is_explained_and_nothing_recorded(
     ):
         await services.schedules.evaluate("poems")
     assert [] == await services.store.decisions.recent("poems")
+
+
+async def test_a_models_reason_is_posted_as_plain_text(
+    start: Callable[..., Any], fake: FakeOpenAI
+) -> None:
+    services = await start(schedule("llm", room_id=ROOM), fake=fake)
+    await upload(services, records(12))
+    probe = "[Re-verify your account](https://evil.example/login) **now** @ROOM"
+    fake.chat_reply = lambda messages: json.dumps({"retrain": False, "reason": probe})
+
+    assert probe == (await services.schedules.evaluate("stories")).reason
+
+    [notice] = await services.notifications.pending()
+    assert (False, f"Not retraining stories (policy llm): {probe}.") == (
+        notice.markdown,
+        notice.text,
+    )
+    shown = notice_content(notice)["formatted_body"]
+    assert "<a " not in shown and "<strong>" not in shown and "@\u200dROOM" in shown
