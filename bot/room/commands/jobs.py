@@ -56,7 +56,7 @@ async def jobs(ctx: CommandContext, args: Args) -> Reply:
 
 @command(
     "cancel",
-    help="Cancel a job (a running one stops at the next step).",
+    help="Cancel a job (a running one stops at the next step); yours, or any as an admin.",
     example="cancel k7qm2xfa",
     args=(Arg("job"),),
 )
@@ -69,7 +69,7 @@ async def cancel(ctx: CommandContext, args: Args) -> Reply:
 
 @command(
     "pause",
-    help="Pause a job at a checkpoint; resume continues from there.",
+    help="Pause a job at a checkpoint; resume continues from there. Yours, or any as an admin.",
     example="pause k7qm2xfa",
     args=(Arg("job"),),
 )
@@ -82,7 +82,7 @@ async def pause(ctx: CommandContext, args: Args) -> Reply:
 
 @command(
     "resume",
-    help="Resume a paused job from its checkpoint.",
+    help="Resume a paused job from its checkpoint; yours, or any as an admin.",
     example="resume k7qm2xfa",
     args=(Arg("job"),),
 )
