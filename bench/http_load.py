@@ -40,12 +40,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # ---- server side (child process) -------------------------------------------------------
 
 
-def serve(conn: Connection, data_dir: str) -> None:
+def serve(conn: Connection, data_dir: str, subscribers: int) -> None:
     """Child: run the App and a bare app; publish events when told; stop when told."""
-    asyncio.run(_serve(conn, Path(data_dir)))
+    asyncio.run(_serve(conn, Path(data_dir), subscribers))
 
 
-async def _serve(conn: Connection, data_dir: Path) -> None:
+async def _serve(conn: Connection, data_dir: Path, subscribers: int) -> None:
     from bot.app import App
     from bot.core.jobs.request import JobRequest
     from bot.logs import configure_logging
@@ -55,7 +55,14 @@ async def _serve(conn: Connection, data_dir: Path) -> None:
     settings = Settings(
         storage={"data_dir": str(data_dir)},
         matrix={"enabled": False},
-        http={"enabled": True, "port": 0, "tokens": [TOKEN]},
+        # The fan-out measures delivery, not the stream caps: one token holds every stream.
+        http={
+            "enabled": True,
+            "port": 0,
+            "tokens": [TOKEN],
+            "max_streams": max(subscribers, 256),
+            "max_streams_per_token": max(subscribers, 16),
+        },
         trainer={"default_base": "micro"},
     )
     app = App(settings)
@@ -125,6 +132,7 @@ async def subscriber(session: aiohttp.ClientSession, url: str, lags: list[float]
     received = 0
     headers = {**AUTH, "Accept": "text/event-stream"}
     async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=None)) as r:
+        r.raise_for_status()  # a refused stream must end the run, not wait for events forever
         event = ""
         async for raw in r.content:
             line = raw.decode().rstrip("\n")
@@ -196,7 +204,7 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = context.Process(target=serve, args=(child, data_dir))
+        server = context.Process(target=serve, args=(child, data_dir, args.subscribers))
         server.start()
         try:
             urls = parent.recv()
