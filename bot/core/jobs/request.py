@@ -17,6 +17,10 @@ class JobRequest:
     name: str | None = None
     hyperparameters: dict[str, Any] | None = None
     backend: str = "local"
+    # How to train, raw as asked: {"type": "lora", "lora": {"r": 16}}; checked by the backend.
+    method: dict[str, Any] | None = None
+    # Where to train, raw as asked: {"workers": 2, "gpus_per_worker": 1}; checked by the backend.
+    resources: dict[str, Any] | None = None
 
     def fingerprint(self) -> str:
         """A hash of the request, to tell a retried request from a different one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from typing import Any
 
 from bot.core.jobs.hyperparameters import ALIASES
 from bot.core.jobs.request import JobRequest
@@ -33,10 +34,47 @@ def _hyper_options() -> tuple[Option, ...]:
     return (
         *local,
         *(_hyper_option(key) for key in remote if key in ALIASES),
-        Option("backend", shape="openai", help="Train at OpenAI instead of here."),
+        Option("backend", shape="local|openai", help="Where to train (default: here)."),
         Option("suffix", help="A name part for the OpenAI model (backend=openai)."),
         *(_hyper_option(key) for key in remote if key not in ALIASES and key != "suffix"),
     )
+
+
+# `method=lora r=16` and friends, gathered into JobRequest.method for the backend to check.
+METHOD_KEYS = {
+    "r": "r",
+    "lora_r": "r",
+    "lora_alpha": "alpha",
+    "lora_dropout": "dropout",
+    "lora_targets": "targets",
+}
+METHOD_OPTIONS = (
+    Option("method", shape="full|lora|dpo", help="How to train: all weights, a LoRA adapter, DPO."),
+    *(Option(key, listed=False) for key in METHOD_KEYS),
+    Option("beta", shape="X", listed=False, help="DPO's beta."),
+)
+# `workers=2 gpus=1 cpus=4`, gathered into JobRequest.resources.
+RESOURCE_KEYS = {"workers": "workers", "gpus": "gpus_per_worker", "cpus": "cpus_per_worker"}
+RESOURCE_OPTIONS = tuple(Option(key, shape="N", listed=False) for key in RESOURCE_KEYS)
+
+
+def _method(args: Args) -> dict[str, Any] | None:
+    """The raw method the options ask for; None when none was named."""
+    options = args.options
+    lora = {to: options[key] for key, to in METHOD_KEYS.items() if key in options}
+    if "method" not in options and not lora and "beta" not in options:
+        return None
+    method: dict[str, Any] = {"type": options.get("method", "lora" if lora else "full")}
+    if lora:
+        method["lora"] = lora
+    if "beta" in options:
+        method["dpo"] = {"beta": options["beta"]}
+    return method
+
+
+def _resources(args: Args) -> dict[str, Any] | None:
+    found = {to: args.options[key] for key, to in RESOURCE_KEYS.items() if key in args.options}
+    return found or None
 
 
 @command(
@@ -48,6 +86,8 @@ def _hyper_options() -> tuple[Option, ...]:
         Option("base", shape="tiny|small|<model>|<path>", help="The model to start from."),
         Option("name", shape="<model>", help="The name of the new model version."),
         *_hyper_options(),
+        *METHOD_OPTIONS,
+        *RESOURCE_OPTIONS,
     ),
     slow=True,
 )
@@ -59,6 +99,8 @@ async def train(ctx: CommandContext, args: Args) -> Reply:
         name=args.text("name"),
         hyperparameters=options_dict(args, HYPER_KEYS),
         backend=args.options.get("backend", "local"),
+        method=_method(args),
+        resources=_resources(args),
     )
     job = await ctx.services.jobs.submit(
         request, requested_by=ctx.sender, room_id=ctx.message.room_id
