@@ -19,11 +19,12 @@ from nio import (
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.logs import get_logger
-from bot.matrix.crypto import Encryption
+from bot.matrix.crypto import Encryption, e2ee_enabled
 from bot.matrix.events import to_incoming
 from bot.matrix.history import History
 from bot.matrix.login import MatrixLoginError, log_in
 from bot.matrix.outbox import TRANSIENT_ERRORS, Outbox
+from bot.matrix.plaintext import PlaintextRooms
 from bot.matrix.rooms import RoomMembership
 from bot.matrix.session import SessionFile
 from bot.matrix.timeline import fresh_events
@@ -56,22 +57,22 @@ class MatrixConnection:
 
     def __init__(self, config: MatrixConfig, state: StateStore, on_message: MessageHandler) -> None:
         self.config = config
-        store = config.store_dir / "nio" if config.e2ee else None
+        self.e2ee = e2ee_enabled(config.e2ee)
+        store = config.store_dir / "nio" if self.e2ee else None
         if store is not None:
             store.mkdir(parents=True, exist_ok=True)
         self.client = AsyncClient(
             config.homeserver,
             config.user_id,
             store_path=str(store or ""),
-            config=nio_config(config.e2ee),
+            config=nio_config(self.e2ee),
         )
         self.outbox = Outbox(self.client, max_backoff_s=config.max_backoff_s)
+        self.plaintext = PlaintextRooms(self.client, self.outbox, state)
         self.history = History(state)
         self._on_message = on_message
         self._rooms = RoomMembership(self.client, config.allowed_users, config.leave_when_alone)
-        self._crypto = (
-            Encryption(self.client, self.outbox, config.allowed_users) if config.e2ee else None
-        )
+        self.crypto = Encryption(self.client, self.outbox, config) if self.e2ee else None
         self._sync_task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._synced = asyncio.Condition()
@@ -95,6 +96,7 @@ class MatrixConnection:
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
         await self.history.load()
+        await self.plaintext.load()
         self._sync_task = asyncio.create_task(self._sync_forever(), name="matrix-sync")
 
     async def stop(self) -> None:
@@ -173,8 +175,8 @@ class MatrixConnection:
     async def _process(self, response: SyncResponse, *, act: bool) -> None:
         """Answer invites; when `act`, hand new messages over (the very first sync is
         only a starting point: whatever it shows is history)."""
-        if self._crypto is not None:
-            await self._crypto.after_sync()
+        if self.crypto is not None:
+            await self.crypto.after_sync()
         await self._rooms.answer_invites(response)
         for room_id, info in response.rooms.join.items():
             events = await fresh_events(
@@ -186,14 +188,18 @@ class MatrixConnection:
 
     async def _deliver(self, room_id: str, event: Event) -> None:
         if isinstance(event, MegolmEvent):
-            if self._crypto is not None:
-                await self.history.mark_handled(event.event_id)
-                await self._crypto.undecryptable(room_id, event)
+            await self.history.mark_handled(event.event_id)
+            if self.crypto is not None:
+                await self.crypto.undecryptable(room_id, event)
+            else:
+                await self.plaintext.note_once(room_id, event.sender)
             return
         message = to_incoming(room_id, event.source, encrypted=getattr(event, "decrypted", False))
         if message is not None:
             # Only what reaches the app needs remembering; that keeps state writes rare.
             await self.history.mark_handled(event.event_id)
+            if self.crypto is None and self.plaintext.is_encrypted(room_id):
+                await self.plaintext.note_once(room_id, message.sender)
             task = asyncio.create_task(self._run_handler(message))
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)

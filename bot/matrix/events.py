@@ -13,8 +13,9 @@ def to_incoming(
 ) -> IncomingMessage | None:
     """The message in a (decrypted) m.room.message event, or None if it is not for the app.
 
-    Dropped: notices (bots answer bots otherwise, possibly forever), edits (a changed
-    command must not run twice), and anything that is neither m.text nor m.file.
+    Dropped: notices (bots answer bots otherwise, possibly forever) and anything that is
+    neither m.text nor m.file. An edit (`m.replace`) arrives with `replaces` set and the
+    edit's `m.new_content` as its content; whether it runs is the app's decision.
     """
     if source.get("type") != "m.room.message":
         return None
@@ -23,8 +24,15 @@ def to_incoming(
         return None
     relates_to = content.get("m.relates_to")
     relates_to = relates_to if isinstance(relates_to, Mapping) else {}
+    replaces = None
     if relates_to.get("rel_type") == "m.replace":
-        return None
+        new_content = content.get("m.new_content")
+        if not isinstance(new_content, Mapping) or "event_id" not in relates_to:
+            return None
+        # The edit's own body is a "* " fallback; the new text is in m.new_content, and the
+        # new content's relations (thread, reply) are those of the original message.
+        replaces = str(relates_to["event_id"])
+        content, relates_to = new_content, {}
     msgtype = content.get("msgtype")
     if msgtype not in ("m.text", "m.file"):
         return None
@@ -46,6 +54,7 @@ def to_incoming(
             if isinstance(in_reply_to, Mapping) and "event_id" in in_reply_to
             else None
         ),
+        replaces=replaces,
         # An encrypted attachment keeps its URL inside the `file` object.
         url=_str_or_none(file_info["url"] if file_info else content.get("url")),
         filename=_str_or_none(content.get("filename") or content.get("body")),

@@ -11,26 +11,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
+from nio import AsyncClient, ErrorResponse, RoomRedactResponse, RoomSendResponse, UploadResponse
 
 from bot.logs import get_logger
 from bot.matrix import format as fmt
+from bot.matrix.encrypted import send_encrypted, should_encrypt
 
 log = get_logger(__name__)
 # Connection trouble that is worth retrying: the homeserver restarts, the network blips.
 TRANSIENT_ERRORS = (aiohttp.ClientError, TimeoutError, ConnectionError)
+# Reactions remembered for `unreact`: far more than commands in flight at once.
+REMEMBERED_REACTIONS = 1000
 
 
 class OutboxError(RuntimeError):
     """The homeserver refused a message for good (e.g. M_FORBIDDEN); it will not be retried."""
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: two equal reactions are still two sends
 class _Pending:
     event_type: str
     content: dict[str, Any]
     future: asyncio.Future[str]
     edit_of: str | None = None
+    # A redaction's target: the future of the bot's own reaction it takes back.
+    redacts: asyncio.Future[str] | None = None
     # One transaction id for all attempts: a retry of a send that did arrive is a no-op.
     txn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -51,6 +56,8 @@ class Outbox:
         self._queues: dict[str, deque[_Pending]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._side_tasks: set[asyncio.Task[Any]] = set()
+        # (room, event, key) -> the bot's reaction, so `unreact` knows what to redact.
+        self._reactions: dict[tuple[str, str, str], _Pending] = {}
         self.rate_limited = 0  # 429s met so far, for metrics and tests
 
     def send(self, room_id: str, content: dict[str, Any]) -> asyncio.Future[str]:
@@ -68,10 +75,28 @@ class Outbox:
         return self._enqueue(room_id, pending)
 
     def react(self, room_id: str, event_id: str, key: str) -> asyncio.Future[str]:
-        """Queue a reaction (e.g. ✅ on a command that is done)."""
-        return self._enqueue(
-            room_id, _Pending("m.reaction", fmt.reaction(event_id, key), self._future())
-        )
+        """Queue a reaction (e.g. ✅ on a command that is done); encrypted in an encrypted
+        room when E2EE is on."""
+        pending = _Pending("m.reaction", fmt.reaction(event_id, key), self._future())
+        self._reactions[(room_id, event_id, key)] = pending
+        if len(self._reactions) > REMEMBERED_REACTIONS:
+            del self._reactions[next(iter(self._reactions))]  # the oldest
+        return self._enqueue(room_id, pending)
+
+    def unreact(self, room_id: str, event_id: str, key: str) -> asyncio.Future[str] | None:
+        """Take back the bot's reaction `key` on `event_id` (a redaction, queued after it);
+        a reaction still waiting in the queue is simply dropped. None when this process
+        never reacted so (e.g. before a restart): there is nothing it can name to redact."""
+        reaction = self._reactions.pop((room_id, event_id, key), None)
+        if reaction is None:
+            return None
+        queue = self._queues.get(room_id, deque())
+        if reaction in queue:
+            queue.remove(reaction)
+            reaction.future.cancel()
+            return None
+        pending = _Pending("m.room.redaction", {}, self._future(), redacts=reaction.future)
+        return self._enqueue(room_id, pending)
 
     async def upload_image(
         self, png_bytes: bytes, filename: str, *, encrypt: bool = False
@@ -153,15 +178,10 @@ class Outbox:
         attempt = 0
         while True:
             try:
-                response = await self._client.room_send(
-                    room_id,
-                    pending.event_type,
-                    pending.content,
-                    tx_id=pending.txn_id,
-                    # Encrypted rooms: members' unverified devices still get the keys.
-                    ignore_unverified_devices=True,
-                )
-                if isinstance(response, RoomSendResponse):
+                response = await self._send_once(room_id, pending)
+                if isinstance(response, str):
+                    return response
+                if isinstance(response, RoomSendResponse | RoomRedactResponse):
                     return str(response.event_id)
                 delay = self._retry_delay(response, attempt)
             except TRANSIENT_ERRORS as exc:
@@ -169,6 +189,27 @@ class Outbox:
                 log.info("matrix_send_retry", room_id=room_id, error=repr(exc), delay_s=delay)
             attempt += 1
             await asyncio.sleep(delay)
+
+    async def _send_once(
+        self, room_id: str, pending: _Pending
+    ) -> RoomSendResponse | RoomRedactResponse | ErrorResponse | str:
+        if pending.redacts is not None:
+            target = pending.redacts
+            if not target.done() or target.cancelled() or target.exception() is not None:
+                return ""  # the reaction never went out: nothing to take back
+            return await self._client.room_redact(room_id, target.result(), tx_id=pending.txn_id)
+        if pending.event_type == "m.reaction" and should_encrypt(self._client, room_id):
+            return await send_encrypted(
+                self._client, room_id, pending.event_type, pending.content, pending.txn_id
+            )
+        return await self._client.room_send(
+            room_id,
+            pending.event_type,
+            pending.content,
+            tx_id=pending.txn_id,
+            # Encrypted rooms: members' unverified devices still get the keys.
+            ignore_unverified_devices=True,
+        )
 
     def _retry_delay(self, response: ErrorResponse, attempt: int) -> float:
         """How long to wait before retrying; raises OutboxError when retrying is pointless."""

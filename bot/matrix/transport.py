@@ -29,21 +29,39 @@ class MatrixTransport:
         self.connection.outbox.edit(room_id, event_id, content)
 
     def react(self, room_id: str, event_id: str, key: str) -> None:
-        """Queue a reaction."""
+        """Queue a reaction (encrypted in an encrypted room when E2EE is on)."""
         self.connection.outbox.react(room_id, event_id, key)
+
+    def unreact(self, room_id: str, event_id: str, key: str) -> None:
+        """Queue the redaction of the bot's own reaction `key` on `event_id` (one sent by
+        this process; a no-op for others)."""
+        self.connection.outbox.unreact(room_id, event_id, key)
+
+    def is_encrypted(self, room_id: str) -> bool:
+        """Whether the room has end-to-end encryption enabled."""
+        return self.connection.plaintext.is_encrypted(room_id)
 
     def typing(self, room_id: str, on: bool) -> None:
         """Show or clear the typing notice."""
         self.connection.outbox.typing(room_id, on)
 
     async def send_image(
-        self, room_id: str, png: bytes, filename: str, *, width: int, height: int
+        self,
+        room_id: str,
+        png: bytes,
+        filename: str,
+        *,
+        width: int,
+        height: int,
+        relates_to: dict[str, Any] | None = None,
     ) -> str:
-        """Upload a PNG and post it; in an encrypted room the file is encrypted too."""
-        room = self.connection.client.rooms.get(room_id)
-        encrypt = bool(room is not None and room.encrypted)
+        """Upload a PNG and post it, with `relates_to` as its `m.relates_to` (e.g. a thread);
+        with E2EE on, in an encrypted room the file is encrypted too."""
+        encrypt = self.connection.e2ee and self.is_encrypted(room_id)
         url, keys = await self.connection.outbox.upload_image(png, filename, encrypt=encrypt)
         content = fmt.image(url, filename, width=width, height=height, size=len(png), keys=keys)
+        if relates_to is not None:
+            content["m.relates_to"] = relates_to
         return await self.send(room_id, content)
 
     async def download(self, url: str, file_info: Mapping[str, Any] | None = None) -> bytes:

@@ -22,6 +22,10 @@ class MatrixConfig:
 
     `allowed_users` holds MXID globs (fnmatch): their invites are accepted (others are
     rejected; an empty list rejects every invite) and, with e2ee, their devices trusted.
+    `e2ee` "auto" means on when the e2e extra is installed (`bot.matrix.crypto.e2ee_enabled`).
+    `cross_signing` (with e2ee): "auto" creates the account's cross-signing keys when it
+    has none and signs the bot's device; "replace" also replaces keys that are not the
+    bot's own (the documented reset); "off" leaves cross-signing alone.
     """
 
     homeserver: str
@@ -30,7 +34,8 @@ class MatrixConfig:
     password: str | None = None
     access_token: str | None = None
     device_name: str = "trainbot"
-    e2ee: bool = False
+    e2ee: bool | Literal["auto"] = False
+    cross_signing: Literal["auto", "replace", "off"] = "auto"
     allowed_users: Sequence[str] = ()
     leave_when_alone: bool = False
     sync_timeout_ms: int = 30_000
@@ -44,7 +49,8 @@ class IncomingMessage:
     `kind` is "text" (m.text) or "file" (m.file). For files, `url` is the mxc:// URI
     and `file_info` the decryption info of an encrypted attachment (pass both to
     `MatrixConnection.download`). `thread_root` is set when the message is in a
-    thread, `reply_to` when it replies to another event.
+    thread, `reply_to` when it replies to another event. `replaces` is set on an edit:
+    the id of the message it replaces, with `body` (and `content`) the edit's new content.
     """
 
     room_id: str
@@ -55,6 +61,7 @@ class IncomingMessage:
     timestamp_ms: int
     thread_root: str | None = None
     reply_to: str | None = None
+    replaces: str | None = None
     url: str | None = None
     filename: str | None = None
     mimetype: str | None = None

@@ -36,6 +36,7 @@ def matrix_config(settings: Settings) -> MatrixConfig:
         access_token=m.access_token.get_secret_value() if m.access_token else None,
         device_name=m.device_name,
         e2ee=m.e2ee,
+        cross_signing=m.cross_signing,
         allowed_users=(*m.allowed_users, *m.admin_users),
         leave_when_alone=m.leave_when_alone,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 
@@ -36,5 +37,14 @@ class MatrixSettings(Section):
     progress_interval_s: float = Field(
         10.0, gt=0, description="Minimum seconds between edits of a progress message."
     )
-    e2ee: bool = Field(False, description="Work in encrypted rooms (needs the e2e extra).")
+    e2ee: bool | Literal["auto"] = Field(
+        "auto",
+        description='Work in encrypted rooms: "auto" when the e2e extra is installed, '
+        "true requires it, false never encrypts.",
+    )
+    cross_signing: Literal["auto", "replace", "off"] = Field(
+        "auto",
+        description="With e2ee, sign the bot's device with its account's cross-signing keys "
+        '(kept in store_dir); "replace" replaces keys the bot does not hold (a reset).',
+    )
     leave_when_alone: bool = Field(False, description="Leave a room when the bot is alone.")

@@ -72,7 +72,7 @@ async def test_invite_from_stranger_is_rejected(make_person: MakePerson, bots: B
     assert room_id not in bot.connection.client.rooms
 
 
-async def test_notices_edits_and_own_messages_are_not_commands(
+async def test_notices_and_own_messages_are_not_commands_and_edits_say_what_they_replace(
     make_person: MakePerson, bots: BotFactory
 ) -> None:
     alice = await make_person("alice")
@@ -96,6 +96,8 @@ async def test_notices_edits_and_own_messages_are_not_commands(
     await bot.connection.outbox.send(room_id, {"msgtype": "m.text", "body": "!models"})
     await alice.say(room_id, "!status")
 
+    edit = await bot.next_message()
+    assert ("!train shakespeare epochs=9", original) == (edit.body, edit.replaces)
     assert (await bot.next_message()).body == "!status"
     await bot.caught_up()
     assert bot.inbox.empty()

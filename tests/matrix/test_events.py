@@ -35,15 +35,46 @@ def test_text_in_a_thread_knows_its_root_and_reply() -> None:
     )
 
 
-def test_notices_edits_and_other_types_are_dropped() -> None:
+def test_an_edit_arrives_with_the_new_content_and_the_id_it_replaces() -> None:
     edit = {
+        "msgtype": "m.text",
+        "body": "* !train demo epochs=2",
+        "m.new_content": {"msgtype": "m.text", "body": "!train demo epochs=2"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$a"},
+    }
+
+    message = to_incoming("!r", event(edit))
+
+    assert message is not None
+    assert ("$e", "$a", "!train demo epochs=2", None) == (
+        message.event_id,
+        message.replaces,
+        message.body,
+        message.thread_root,
+    )
+
+
+def test_a_plain_message_replaces_nothing() -> None:
+    message = to_incoming("!r", event({"msgtype": "m.text", "body": "!status"}))
+
+    assert message is not None
+    assert message.replaces is None
+
+
+def test_notices_broken_edits_and_other_types_are_dropped() -> None:
+    no_new_content = {
         "msgtype": "m.text",
         "body": "* x",
         "m.relates_to": {"rel_type": "m.replace", "event_id": "$a"},
     }
+    edit_into_notice = {
+        **no_new_content,
+        "m.new_content": {"msgtype": "m.notice", "body": "!status"},
+    }
 
     assert to_incoming("!r", event({"msgtype": "m.notice", "body": "!status"})) is None
-    assert to_incoming("!r", event(edit)) is None
+    assert to_incoming("!r", event(no_new_content)) is None
+    assert to_incoming("!r", event(edit_into_notice)) is None
     assert to_incoming("!r", event({"msgtype": "m.emote", "body": "waves"})) is None
     assert to_incoming("!r", event({"key": "x"}, type="m.reaction")) is None
 
