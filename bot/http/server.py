@@ -26,6 +26,7 @@ from bot.http.routes import (
 )
 from bot.http.routing import Route, add_routes
 from bot.http.state import ServerState
+from bot.http.ui.routes import add_ui
 from bot.logs import get_logger
 from bot.settings import Settings
 
@@ -54,6 +55,8 @@ def build_app(services: Services, settings: Settings) -> web.Application:
     )
     app[STATE] = state
     add_routes(app, ROUTES, state)
+    if settings.http.ui:
+        add_ui(app, state)
     state.openapi = build_openapi(ROUTES, title="Trainbot API", version=_version())
     app.on_shutdown.append(_end_streams)
     return app

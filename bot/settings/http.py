@@ -117,6 +117,7 @@ class HttpSettings(Section):
     hook_tolerance_s: int = Field(
         300, ge=1, description="How old a webhook's signed timestamp may be (replays refused)."
     )
+    ui: bool = Field(True, description="Serve the web dashboard under /ui (/ redirects there).")
 
     @field_validator("tokens", mode="before")
     @classmethod
