@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from trainer.methods import Method
+
 T = TypeVar("T")
 
 DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
@@ -79,6 +81,7 @@ class TrainSpec:
     job_id: str = ""
     dataset_hash: str = ""
     device: str = "auto"  # "auto", "cpu", "cuda"
+    method: Method = field(default_factory=Method)  # full weights, LoRA or DPO
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy (stored with the job and in trainbot.json)."""
@@ -95,6 +98,7 @@ class TrainSpec:
             **{k: v for k, v in stored.items() if k in known}
         )
         values["data"] = DataOptions(**values.get("data", {}))
+        values["method"] = Method.from_dict(values.get("method"))
         return cls(**values)
 
 
@@ -140,20 +144,58 @@ class GenerateParams:
         return dataclasses.asdict(self)
 
 
+ChatMessage = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "…"}
+FinishReason = Literal["stop", "length"]
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One text generation call, sent to the generation worker."""
+    """One text generation call, sent to the generation worker.
+
+    With `messages` the prompt is the conversation, rendered in the worker with the
+    model's chat template (or the plain template of `trainer.data.formats` when the
+    tokenizer has none) and an open assistant turn; `prompt` is then ignored. With
+    `adapter_dir`, `model_dir` is the base and the adapter is switched on it (one base
+    loaded for all its adapters). `n` answers are sampled for the one prompt.
+    """
 
     model_dir: str
     prompt: str
     params: GenerateParams = field(default_factory=GenerateParams)
+    messages: tuple[ChatMessage, ...] | None = None
+    n: int = 1
+    adapter_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of the `n` answers: its text and why it ended (a stop or the token limit)."""
+
+    text: str
+    finish_reason: FinishReason
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A streamed piece of answer `index`; the last piece of an answer has its reason."""
+
+    index: int
+    text: str
+    finish_reason: FinishReason | None = None
 
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """The answer of the generation worker."""
+    """The answer of the generation worker.
+
+    `text` is the first choice's; `completion_tokens` counts every choice, as OpenAI
+    does. `dropped_messages` is how many of the oldest conversation turns did not fit in
+    the model's context and were left out of the prompt.
+    """
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    choices: tuple[Choice, ...] = ()
+    dropped_messages: int = 0

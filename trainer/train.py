@@ -55,7 +55,16 @@ class Prepared:
 def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
     """Train as `spec` says; send events to `sink`; return (and send) the final event."""
     began = time.perf_counter()
+    if spec.method.type == "dpo":
+        from trainer.dpo import run_dpo
+
+        return _final(sink, run_dpo(spec, sink, control))
     prepared = prepare(spec, sink)
+    model = prepared.base.model
+    if spec.method.adapter:
+        from trainer.lora import adapt
+
+        model = adapt(spec, prepared.base, sink)
     if control.requested() is not None:
         return _final(
             sink, {"event": "stopped", "reason": control.requested(), "step": 0, "checkpoint": None}
@@ -66,7 +75,7 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEve
     progress = ProgressCallback(sink, tokens_per_step, _started_fields(spec, prepared))
     stopper = ControlCallback(control)
     trainer = Trainer(
-        model=prepared.base.model,
+        model=model,
         args=training_arguments(spec),
         train_dataset=BlockDataset(prepared.train),
         eval_dataset=BlockDataset(prepared.val),
@@ -114,6 +123,9 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEve
         "base": spec.base,
         "block_size": block_size,
         "device": device,
+        "kind": "adapter" if spec.method.adapter else "full",
+        "base_path": spec.base if spec.method.adapter else None,
+        "method": spec.method.to_dict(),
     }
     save_atomically(Path(spec.output_dir), lambda tmp: _save_model(trainer, tmp), record)
     return _final(
@@ -141,7 +153,10 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     val_fraction = max(hp.val_fraction, 1e-9)
     train_examples, val_examples = split_examples(report.examples, val_fraction, hp.seed)
     resume_from = _resume_checkpoint(spec)
-    base = load_base(resume_from or spec.base, [e.text for e in train_examples], hp.seed)
+    # A LoRA checkpoint holds only the adapter: the base is loaded again and the Trainer
+    # puts the adapter's weights back when it resumes.
+    start_from = spec.base if spec.method.adapter else (resume_from or spec.base)
+    base = load_base(start_from, [e.text for e in train_examples], hp.seed)
     block_size = min(hp.block_size, base.max_positions)
     if block_size < hp.block_size:
         sink(

@@ -1,0 +1,173 @@
+"""LoRA adapters: trained on a saved base, stored as peft's folder, checked settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainer.methods import DpoOptions, LoraOptions, Method, MethodError, parse_method
+from trainer.spec import Hyperparameters, TrainSpec
+
+
+class Events(list[dict[str, Any]]):
+    """A sink that keeps the events."""
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self if e["event"] == kind]
+
+
+def run(spec: TrainSpec) -> Events:
+    """Train in this process, as the worker would."""
+    import threading
+
+    from trainer.callbacks import Control
+    from trainer.train import run_training
+
+    events = Events()
+    run_training(spec, events.append, Control(threading.Event(), threading.Event()))
+    return events
+
+
+@pytest.fixture(scope="module")
+def lora_run(
+    tmp_path_factory: pytest.TempPathFactory, trained_model_dir: str
+) -> tuple[TrainSpec, Events]:
+    """A LoRA adapter trained on the micro base with sentences it has not seen."""
+    tmp = tmp_path_factory.mktemp("lora")
+    data = tmp / "keywords.jsonl"
+    words = ("apple", "river", "candle", "tiger")
+    rows = [{"text": f"the {w} is here. i like the {w}."} for w in words] * 40
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    hp = Hyperparameters(
+        max_steps=30, batch_size=8, block_size=64, learning_rate=3e-3, eval_every=15, save_every=15
+    )
+    spec = TrainSpec(
+        dataset_path=str(data),
+        output_dir=str(tmp / "adapter"),
+        checkpoint_dir=str(tmp / "adapter.checkpoints"),
+        base=trained_model_dir,
+        hyperparameters=hp,
+        device="cpu",
+        method=parse_method({"type": "lora", "lora": {"r": 8}}),
+    )
+    return spec, run(spec)
+
+
+def test_lora_trains_an_adapter_that_lowers_eval_loss(lora_run: tuple[TrainSpec, Events]) -> None:
+    _spec, recorder = lora_run
+    metrics = recorder.of("completed")[0]["metrics"]
+    assert metrics["perplexity"] < metrics["initial_perplexity"] * 0.7
+    logged = [e["message"].split(":")[0] for e in recorder.of("log") if "LoRA" in e["message"]]
+    assert ["LoRA r=8 alpha=16 dropout=0.05 on c_attn, c_fc, c_proj"] == logged
+
+
+def test_the_adapter_folder_is_peft_s_and_names_its_base(
+    lora_run: tuple[TrainSpec, Events], trained_model_dir: str
+) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec, _ = lora_run
+    folder = Path(spec.output_dir)
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert not (folder / "model.safetensors").exists()
+    record = json.loads((folder / "trainbot.json").read_text())
+    assert ("adapter", trained_model_dir) == (record["kind"], record["base_path"])
+    base = AutoModelForCausalLM.from_pretrained(trained_model_dir)
+    plain = AutoModelForCausalLM.from_pretrained(trained_model_dir)
+    adapted = PeftModel.from_pretrained(base, str(folder))
+    ids = AutoTokenizer.from_pretrained(str(folder))("the apple is here.", return_tensors="pt")
+    with torch.no_grad():
+        differs = not torch.allclose(adapted(**ids).logits, plain(**ids).logits)
+    assert differs  # the adapter changes the output; the base folder itself is untouched
+
+
+def test_an_unknown_target_is_refused_with_the_layers_the_base_has(
+    tmp_path: Path,
+    trained_model_dir: str,
+    text_corpus: Path,
+    micro_spec: Callable[..., TrainSpec],
+    train_in_process: Callable[..., Any],
+) -> None:
+    from trainer.lora import LoraSettingError
+
+    spec = micro_spec(tmp_path, text_corpus, base=trained_model_dir, max_steps=2)
+    method = parse_method({"type": "lora", "lora": {"targets": "q_proj,c_attn"}})
+    with pytest.raises(LoraSettingError) as caught:
+        train_in_process(dataclasses.replace(spec, method=method))
+    expected = (
+        "LoRA target q_proj is not a linear layer of this base (it has: c_attn, c_fc, c_proj)"
+    )
+    assert expected == str(caught.value)
+    assert not Path(spec.output_dir).exists()
+
+
+def test_lora_on_a_preset_is_refused(
+    tmp_path: Path,
+    text_corpus: Path,
+    micro_spec: Callable[..., TrainSpec],
+    train_in_process: Callable[..., Any],
+) -> None:
+    from trainer.lora import LoraSettingError
+
+    spec = micro_spec(tmp_path, text_corpus, max_steps=2)
+    with pytest.raises(LoraSettingError, match="LoRA adapts a pretrained base"):
+        train_in_process(dataclasses.replace(spec, method=parse_method({"type": "lora"})))
+
+
+def test_qlora_without_cuda_and_bitsandbytes_is_refused_in_words() -> None:
+    import importlib.util
+
+    import torch
+
+    from trainer.lora import check_quantize
+
+    if torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes"):
+        pytest.skip("this machine can run QLoRA")
+    with pytest.raises(ValueError, match=r"QLoRA \(quantize=4bit\) needs .*plain LoRA"):
+        check_quantize(LoraOptions(quantize="4bit"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"type": "lora", "lora": {"r": 0}}, ["r must be between 1 and 1024, got 0"]),
+        (
+            {"type": "lora", "lora": {"dropout": "2"}},
+            ["dropout must be between 0 and 0.9, got 2"],
+        ),
+        ({"type": "lora", "lora": {"r": "x"}}, ["r must be an integer, got 'x'"]),
+        (
+            {"type": "lora", "lora": {"rank": 4}},
+            ["unknown LoRA setting 'rank' (known: r, alpha, dropout, targets, quantize)"],
+        ),
+        ({"type": "lora", "lora": {"quantize": "3bit"}}, ["quantize must be 4bit, got '3bit'"]),
+        ({"type": "adapter"}, ["method must be one of full, lora, dpo, got 'adapter'"]),
+        ({"type": "full", "dpo": {"beta": 1}}, ["beta is a DPO setting: use it with method=dpo"]),
+        ({"type": "dpo", "dpo": {"beta": 0}}, ["beta must be between 0.0001 and 10, got 0"]),
+    ],
+)
+def test_bad_method_settings_are_refused_with_each_problem(
+    raw: dict[str, Any], expected: list[str]
+) -> None:
+    with pytest.raises(MethodError) as caught:
+        parse_method(raw)
+    assert expected == caught.value.problems
+
+
+def test_a_method_survives_the_spec_s_json_round_trip(
+    tmp_path: Path, micro_spec: Callable[..., TrainSpec]
+) -> None:
+    raw = {"type": "dpo", "dpo": {"beta": "0.2"}, "lora": {"r": "4", "targets": "c_attn"}}
+    spec = dataclasses.replace(micro_spec(tmp_path, tmp_path / "d"), method=parse_method(raw))
+    stored = TrainSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    expected = Method("dpo", LoraOptions(r=4, alpha=8, targets=("c_attn",)), DpoOptions(0.2))
+    assert expected == stored.method
