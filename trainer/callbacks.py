@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from trainer.events import Started, TrainEvent
+from trainer.throughput import remaining_seconds
 
 EventSink = Callable[[TrainEvent], None]
 
@@ -58,6 +59,7 @@ class ProgressCallback(TrainerCallback):
         self._began = 0.0
         self._mark = 0.0
         self._train_seconds = 0.0  # time inside optimizer steps, evals and saves excluded
+        self._eval_seconds = 0.0  # how long the latest evaluation took
         self.initial_eval_loss: float | None = None
         self.last_eval_loss: float | None = None
 
@@ -101,8 +103,12 @@ class ProgressCallback(TrainerCallback):
         if not logs or "loss" not in logs:
             return  # eval metrics and the end-of-training summary arrive here too
         elapsed = time.perf_counter() - self._began
-        remaining = state.max_steps - state.global_step
-        per_step = elapsed / self._steps_done if self._steps_done else 0.0
+        per_step = self._train_seconds / self._steps_done if self._steps_done else 0.0
+        every = int(args.eval_steps or 0)  # evaluations still due are part of what is left
+        evals_left = state.max_steps // every - state.global_step // every if every else 0
+        eta = remaining_seconds(
+            state.max_steps - state.global_step, per_step, evals_left, self._eval_seconds
+        )
         self._sink(
             {
                 "event": "progress",
@@ -114,7 +120,7 @@ class ProgressCallback(TrainerCallback):
                 "tokens_seen": state.global_step * self._tokens_per_step,
                 "tokens_per_s": self.tokens_per_s,
                 "elapsed_s": elapsed,
-                "eta_s": remaining * per_step,
+                "eta_s": eta,
             }
         )
         self._mark = time.perf_counter()
@@ -127,6 +133,7 @@ class ProgressCallback(TrainerCallback):
         metrics: dict[str, float] | None = None,
         **kw: Any,
     ) -> None:
+        self._eval_seconds = time.perf_counter() - self._mark
         self._mark = time.perf_counter()
         if not metrics or "eval_loss" not in metrics:
             return

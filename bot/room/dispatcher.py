@@ -6,8 +6,11 @@ error middleware).
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 
 from structlog.stdlib import BoundLogger
 
@@ -18,12 +21,25 @@ from bot.matrix import format as fmt
 from bot.matrix.rooms import is_allowed
 from bot.matrix.types import IncomingMessage
 from bot.room import text
-from bot.room.commands.base import ACK_REACTION, Command, CommandContext, Reply, UsageError
+from bot.room.commands.base import Command, CommandContext, Reply, UsageError
 from bot.room.follow import Follow
+from bot.room.origin import ACK_REACTION, DONE_REACTION, FAILED_REACTION
 from bot.room.ports import Room
 from bot.settings import Settings
 
 log = get_logger(__name__)
+# A slow command not answered within this gets ⏳, so quick answers and refusals never do.
+ACK_AFTER_S = 1.0
+# An edit of a refused command within this is a new try (a typo fixed with the client's edit).
+RETRY_WITHIN_S = 120.0
+
+
+class Refused(Exception):
+    """A command refused for its words (usage or validation): an edit may try again."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.message.plain)
+        self.reply = reply
 
 
 class Dispatcher:
@@ -49,6 +65,7 @@ class Dispatcher:
         self.admins = list(m.admin_users)
         local = m.user_id.split(":", 1)[0].lstrip("@").lower()
         self.mentions = tuple(n for n in (m.user_id.lower(), "@" + local, local) if n != "@")
+        self._refused: dict[str, tuple[float, IncomingMessage]] = {}  # event id → when, what
 
     def command_line(self, body: str) -> str | None:
         """The command text without prefix or leading mention; None if not for us."""
@@ -67,6 +84,11 @@ class Dispatcher:
         """Entry point for every new text message in a room the bot is in."""
         if message.kind != "text":
             return
+        if message.replaces is not None:
+            retried = self._retry(message)
+            if retried is None:
+                return  # edits of answered commands (or of anything else) are ignored
+            message = retried
         line = self.command_line(message.body)
         if line is None:
             return
@@ -78,15 +100,32 @@ class Dispatcher:
             bound.info("command refused: user not allowed")
             await self._send(message, Reply.notice("Sorry, you are not allowed to use this bot."))
             return
+        try:
+            reply = await self._answer(line, message, bound)
+        except Refused as refused:
+            self._refused[message.event_id] = (time.monotonic(), message)
+            reply = refused.reply
+        await self._send(message, reply)
+
+    def _retry(self, edit: IncomingMessage) -> IncomingMessage | None:
+        """The refused command an edit fixes, with the edit's words; None: ignore the edit."""
+        now = time.monotonic()
+        for event_id, (when, _) in list(self._refused.items()):
+            if now - when > RETRY_WITHIN_S:
+                del self._refused[event_id]
+        found = self._refused.pop(edit.replaces or "", None)
+        if found is None or found[1].sender != edit.sender:
+            return None
+        # Answers and reactions go to the original command, in its thread.
+        return replace(found[1], body=edit.body, content=edit.content)
+
+    async def _answer(self, line: str, message: IncomingMessage, bound: BoundLogger) -> Reply:
         name, _, rest = line.strip().partition(" ")
         command = self.commands.get(name.lower())
         if command is None:
-            await self._send(
-                message,
-                Reply.notice(f"Unknown command {self.prefix}{name}; {self.prefix}help lists them."),
-            )
-            return
-        await self._send(message, await self._run(command, rest, message, bound))
+            unknown = f"Unknown command {self.prefix}{name}; {self.prefix}help lists them."
+            raise Refused(Reply.notice(unknown))
+        return await self._run(command, rest, message, bound)
 
     async def _run(
         self, command: Command, rest: str, message: IncomingMessage, bound: BoundLogger
@@ -97,26 +136,60 @@ class Dispatcher:
         ctx = CommandContext(
             self.services, self.settings, message, is_admin, self.room, self.follow, self.ordered
         )
+        try:
+            reply = await self._call(command, rest, ctx, bound)
+        except Refused:
+            self._end_reaction(ctx, ok=False)
+            raise
+        self._end_reaction(ctx, ok=reply.react != FAILED_REACTION)
+        return reply
+
+    async def _call(
+        self, command: Command, rest: str, ctx: CommandContext, bound: BoundLogger
+    ) -> Reply:
         target = command  # the subcommand once the line names one: its usage is the help
         try:
             target, words = command.route(rest)
             args = target.parse(words)
             assert target.handler is not None  # `route` only ends at a handler
-            if command.slow or target.slow:
-                self.room.react(message.room_id, message.event_id, ACK_REACTION)
-            reply = await target.handler(ctx, args)
+            reply = await self._acknowledged_if_slow(
+                target.handler(ctx, args), ctx, command.slow or target.slow
+            )
         except UsageError as exc:
             usage = target.usage_line(self.prefix)
             example = (target if target.example else command).example_line(self.prefix)
-            return Reply.notice(f"{exc.message}\nUsage: {usage}\nExample: {example}")
+            raise Refused(
+                Reply.notice(f"{exc.message}\nUsage: {usage}\nExample: {example}")
+            ) from None
         except TrainbotError as exc:
-            return Reply.notice(text.error_text(exc.message, self.prefix))
+            raise Refused(Reply.notice(text.error_text(exc.message, self.prefix))) from None
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             bound.exception("command failed", command=command.name, error_id=error_id)
-            return Reply.notice(f"Something went wrong (error {error_id}); it was logged.")
+            return Reply.notice(
+                f"Something went wrong (error {error_id}); it was logged.", FAILED_REACTION
+            )
         bound.info("command answered", command=command.name)
         return reply
+
+    async def _acknowledged_if_slow(
+        self, work: Awaitable[Reply], ctx: CommandContext, slow: bool
+    ) -> Reply:
+        """The handler's reply; a slow one still working after `ACK_AFTER_S` gets ⏳."""
+        task = asyncio.ensure_future(work)
+        if slow:
+            done, _ = await asyncio.wait({task}, timeout=ACK_AFTER_S)
+            if not done:
+                ctx.acknowledge()
+        return await task
+
+    def _end_reaction(self, ctx: CommandContext, *, ok: bool) -> None:
+        """⏳ becomes ✅ or ❌ when the answer ends the work (a job or task swaps it later)."""
+        if not ctx.acknowledged or ctx.continues:
+            return
+        room_id, event_id = ctx.message.room_id, ctx.message.event_id
+        self.room.unreact(room_id, event_id, ACK_REACTION)
+        self.room.react(room_id, event_id, DONE_REACTION if ok else FAILED_REACTION)
 
     async def _send(self, message: IncomingMessage, reply: Reply) -> None:
         await self.room.send(message.room_id, fmt.reply(message, reply.message))

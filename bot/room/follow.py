@@ -4,6 +4,10 @@ The same mechanism (`EditInPlace`) follows training jobs and data tasks. Its eve
 live in the state store, so after a restart the bot edits the message it sent before and
 never announces an outcome twice.
 
+Each subject has an `Origin` (`bot.room.origin`): its messages stay in the command's
+thread, the final notice pings who asked in reply to the command, and the command's ⏳
+becomes ✅ or ❌ when the work ends.
+
 Jobs: events arrive from the EventBus; each job gets its own queue and task so its
 messages keep their order, and edits are throttled to `progress_interval_s` (the newest
 pending progress is flushed when the interval is over, so the message is never stale
@@ -21,9 +25,17 @@ from bot.core.dataprep.progress import Progress
 from bot.core.services import Services
 from bot.core.types import FINAL, JobStatus
 from bot.logs import get_logger
-from bot.matrix import format as fmt
 from bot.matrix.types import StateStore
 from bot.room.lossplot import render_loss_curve
+from bot.room.origin import (
+    ACK_REACTION,
+    DONE_REACTION,
+    FAILED_REACTION,
+    Origin,
+    Origins,
+    final_content,
+    progress_content,
+)
 from bot.room.ports import Room
 from bot.room.text import (
     job_final_text,
@@ -51,22 +63,28 @@ class EditInPlace:
         """Whether the subject's progress message was sent already."""
         return await self.state.get(_message_key(subject)) is not None
 
-    async def show(self, room_id: str, subject: str, line: str) -> None:
-        """Send the progress message, or edit it when it exists."""
+    async def show(self, origin: Origin, subject: str, line: str) -> None:
+        """Send the progress message (in the command's thread), or edit it when it exists."""
         event_id = await self.state.get(_message_key(subject))
+        content = progress_content(origin, line)
         if event_id is None:
-            event_id = await self.room.send(room_id, fmt.notice(line))
+            event_id = await self.room.send(origin.room_id, content)
             await self.state.set(_message_key(subject), event_id)
         else:
-            self.room.edit(room_id, event_id, fmt.notice(line))
+            self.room.edit(origin.room_id, event_id, content)
 
-    async def finish(self, room_id: str, subject: str, text: str) -> bool:
-        """Send the final notice unless it was sent before; whether it was sent now."""
+    async def finish(self, origin: Origin, subject: str, text: str, *, ok: bool = True) -> bool:
+        """Send the final notice unless it was sent before (pinging who asked, in reply to
+        their command) and swap the command's ⏳ for ✅ or ❌; whether it was sent now."""
         key = f"room.final_notice.{subject}"
         if await self.state.get(key):
             return False  # already announced (e.g. before a restart)
-        await self.room.send(room_id, fmt.notice(text))
+        await self.room.send(origin.room_id, final_content(origin, text))
         await self.state.set(key, "1")
+        if origin.acknowledged and origin.event_id is not None:
+            self.room.unreact(origin.room_id, origin.event_id, ACK_REACTION)
+            outcome = DONE_REACTION if ok else FAILED_REACTION
+            self.room.react(origin.room_id, origin.event_id, outcome)
         return True
 
 
@@ -81,20 +99,31 @@ class Follow:
         self.services = services
         self.room = room
         self.messages = EditInPlace(room, services.store.state)
+        self.origins = Origins(services.store.state)
         self.prefix = prefix
         self.interval_s = interval_s
         self._queues: dict[str, asyncio.Queue[EventRow]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def task(self, task: DataTaskRow, room_id: str) -> None:
-        """Show a data task's progress in `room_id`, then its outcome."""
+    async def job(self, job_id: str, origin: Origin) -> None:
+        """Remember the command a job came from (its thread, who asked, its ⏳)."""
+        subject = f"job.{job_id}"
+        self.origins.remember(subject, origin)  # known before the next event is shown
+        await self.origins.save(subject)
+
+    async def task(self, task: DataTaskRow, origin: Origin) -> None:
+        """Show a data task's progress where its command was, then its outcome."""
         subject = f"task.{task.id}"
+        self.origins.remember(subject, origin)
+        await self.origins.save(subject)
 
         async def show(current: DataTaskRow) -> None:
             line = task_progress_line(current, Progress(**current.progress))
-            await self.messages.show(room_id, subject, line)
+            await self.messages.show(origin, subject, line)
             if current.finished:
-                await self.messages.finish(room_id, subject, task_final_text(current))
+                ok = current.status == JobStatus.SUCCEEDED
+                await self.messages.finish(origin, subject, task_final_text(current), ok=ok)
+                self.origins.forget(subject)
 
         self.services.dataprep.follow(task.id, show, self.interval_s)
 
@@ -151,25 +180,48 @@ class Follow:
         acknowledged = row.event == "state" and row.data.get("status") in ACKNOWLEDGED
         if acknowledged and not await self.messages.has_message(subject):
             return  # the acknowledgement already said it is queued
+        origin = await self._origin(job, room_id)
         progress = row.data if row.event == "progress" else await self._last_progress(job.id)
-        await self.messages.show(room_id, subject, progress_line(job, progress))
+        await self.messages.show(origin, subject, progress_line(job, progress))
         if not _is_final(row):
             return
-        sent = await self.messages.finish(room_id, subject, job_final_text(job, self.prefix))
-        if sent and job.status == JobStatus.SUCCEEDED:
+        text = job_final_text(job, self.prefix, await self._active_label(job))
+        ok = job.status == JobStatus.SUCCEEDED
+        sent = await self.messages.finish(origin, subject, text, ok=ok)
+        self.origins.forget(subject)
+        if sent and ok:
             with contextlib.suppress(Exception):
-                await self._post_curve(job, room_id)
+                await self._post_curve(job, origin)
+
+    async def _origin(self, job: JobRow, room_id: str) -> Origin:
+        """The command's origin; for a job no command started, its room and requester."""
+        found = await self.origins.get(f"job.{job.id}")
+        return found or Origin(room_id, sender=job.requested_by)
+
+    async def _active_label(self, job: JobRow) -> str | None:
+        """The label of the model version now active under the job's name, if any."""
+        if job.status != JobStatus.SUCCEEDED:
+            return None
+        active = await self.services.store.models.active(job.name)
+        return active[0].label if active else None
 
     async def _last_progress(self, job_id: str) -> dict[str, Any] | None:
         last = await self.services.store.events.last(job_id, "progress")
         return last.data if last else None
 
-    async def _post_curve(self, job: JobRow, room_id: str) -> None:
+    async def _post_curve(self, job: JobRow, origin: Origin) -> None:
         events = await self.services.store.events.find(job.id, limit=100_000)
         png, width, height = await asyncio.to_thread(
             render_loss_curve, loss_curve_title(job), events
         )
-        await self.room.send_image(room_id, png, f"loss-{job.id}.png", width=width, height=height)
+        await self.room.send_image(
+            origin.room_id,
+            png,
+            f"loss-{job.id}.png",
+            width=width,
+            height=height,
+            relates_to=origin.in_thread(),
+        )
 
 
 def _is_final(row: EventRow) -> bool:

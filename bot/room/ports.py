@@ -21,7 +21,15 @@ class Room(Protocol):
         ...
 
     def react(self, room_id: str, event_id: str, key: str) -> None:
-        """Annotate a message with a reaction (queued)."""
+        """Annotate a message with a reaction (queued; encrypted in an encrypted room)."""
+        ...
+
+    def unreact(self, room_id: str, event_id: str, key: str) -> None:
+        """Take back the bot's own reaction `key` on a message (queued; redacted)."""
+        ...
+
+    def is_encrypted(self, room_id: str) -> bool:
+        """Whether the room is end-to-end encrypted."""
         ...
 
     def typing(self, room_id: str, on: bool) -> None:
@@ -29,9 +37,16 @@ class Room(Protocol):
         ...
 
     async def send_image(
-        self, room_id: str, png: bytes, filename: str, *, width: int, height: int
+        self,
+        room_id: str,
+        png: bytes,
+        filename: str,
+        *,
+        width: int,
+        height: int,
+        relates_to: dict[str, Any] | None = None,
     ) -> str:
-        """Upload a PNG and post it; its event id."""
+        """Upload a PNG and post it (with `relates_to`: e.g. into a thread); its event id."""
         ...
 
     async def download(self, url: str, file_info: Mapping[str, Any] | None = None) -> bytes:

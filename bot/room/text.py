@@ -77,19 +77,42 @@ def progress_line(job: JobRow, progress: dict[str, Any] | None) -> str:
     return " · ".join(parts)
 
 
-def job_final_text(job: JobRow, prefix: str) -> str:
-    """The notice for a finished job: metrics on success, the reason otherwise."""
+def queued_text(job: JobRow, announced: dict[str, Any], prefix: str) -> str:
+    """The acknowledgement of `train`: what trains on what, the queue, the estimate."""
+    position = int(announced.get("position", 1))
+    waiting = f", {position - 1} ahead in the queue" if position > 1 else ""
+    return (
+        f"Queued job {job.id}: {job.name} from dataset {announced.get('dataset')} on "
+        f"{job.base}{waiting}; estimated {duration(announced.get('estimate_s'))}. "
+        f"Progress will appear here; {prefix}cancel {job.id} stops it."
+    )
+
+
+def job_final_text(job: JobRow, prefix: str, active: str | None = None) -> str:
+    """The notice for a finished job: metrics and which version is active on success
+    (`active`: the label of the active version of the job's name), the reason otherwise."""
     if job.status == JobStatus.SUCCEEDED:
         r = job.result or {}
         facts = _job_facts(r)
         detail = f" {', '.join(facts)}." if facts else ""
+        model = r.get("model")
         return (
-            f"✅ Job {job.id} succeeded: {r.get('model')} is ready.{detail} "
-            f"Try it: {prefix}generate model={r.get('model')} <prompt>"
+            f"✅ Job {job.id} succeeded: model {model} is ready.{detail} "
+            f"{_activation(model, active, prefix)} "
+            f"Try it: {prefix}generate model={model} <prompt>"
         )
     if job.status == JobStatus.CANCELLED:
         return f"⏹ Job {job.id} ({job.name}) was cancelled."
     return f"❌ Job {job.id} ({job.name}) failed: {job.error or 'unknown error'}"
+
+
+def _activation(model: object, active: str | None, prefix: str) -> str:
+    """Whether the new version is the one in use, and how to make it so."""
+    if active == model:
+        return "It is the active version now."
+    if active is None:
+        return f"No version is active; {prefix}activate {model} makes it the active one."
+    return f"Model {active} is still the active version; {prefix}activate {model} switches to it."
 
 
 def _job_facts(r: dict[str, Any]) -> list[str]:

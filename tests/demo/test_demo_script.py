@@ -67,7 +67,7 @@ def test_the_script_trains_the_demo_dataset_and_generates(
     help_reply = out.split("demo: !help\n", 1)[1]
     assert "!train <dataset>" in help_reply and "!generate" in help_reply
     assert "✎ trainbot: Training demo" in out  # the progress message, edited in place
-    assert re.search(r"trainbot: ✅ Job \w+ succeeded: demo@v1 is ready", out)
+    assert re.search(r"trainbot: demo: ✅ Job \w+ succeeded: model demo@v1 is ready", out)
     generated = out.split("demo: !generate", 1)[1].split("\n")[1]
     assert generated.startswith("trainbot: Once upon a time")
     assert len(generated) > len("trainbot: Once upon a time") + 10

@@ -42,14 +42,14 @@ async def test_a_remote_job_reports_progress_and_its_model_answers(
     room = await open_room(app, ann, bot_id)
 
     ack = await room.answer("!train faq backend=openai epochs=2 suffix=quiz")
-    found = re.search(r"^Queued job (\w+): faq from faq@v1 on " + re.escape(BASE), ack)
+    found = re.search(r"^Queued job (\w+): faq from dataset faq@v1 on " + re.escape(BASE), ack)
     assert found, ack
     job_id = found[1]
     progress = await room.wait(notice_containing(f"Training faq (job {job_id})"))
     last = await room.wait(edit_of(str(progress["event_id"]), lambda body: "step 3/3" in body))
     assert "loss 1.10" in last["content"]["m.new_content"]["body"]
     final = await room.wait(notice_containing(f"Job {job_id} succeeded"))
-    assert final["content"]["body"].startswith(f"✅ Job {job_id} succeeded: faq@v1 is ready.")
+    assert f"✅ Job {job_id} succeeded: model faq@v1 is ready." in final["content"]["body"]
 
     models = await room.answer("!models faq")
     assert "faq@v1" in models

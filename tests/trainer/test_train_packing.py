@@ -9,10 +9,12 @@ from transformers import PreTrainedTokenizerFast
 from trainer.data import Example
 from trainer.packing import IGNORE_INDEX, TokenizedExample, pack, tokenize_examples
 from trainer.throughput import (
+    BUILTIN_OVERHEAD_S,
     BUILTIN_TOKENS_PER_S,
     estimate_seconds,
     read_measurements,
     record_throughput,
+    remaining_seconds,
 )
 from trainer.tokenizer import SPECIAL_TOKENS, train_bpe_tokenizer
 
@@ -110,5 +112,20 @@ def test_estimates_use_measured_speed_and_fall_back_to_builtin_figures(tmp_path:
 
     assert unmeasured == estimate_seconds(90_000, "tiny") > 0
     assert read_measurements(path)["tiny|cpu"]["runs"] == 2
-    assert measured == 1.2 * 90_000 / 20_000.0  # the running average, plus overhead
-    assert estimate_seconds(1000, "/some/model") == 1.2 * 1000 / BUILTIN_TOKENS_PER_S["small"]
+    # the running average of the step speed, plus the built-in fixed cost (none measured)
+    assert measured == BUILTIN_OVERHEAD_S["tiny"] + 90_000 / 20_000.0
+    small = BUILTIN_OVERHEAD_S["small"] + 1000 / BUILTIN_TOKENS_PER_S["small"]
+    assert small == estimate_seconds(1000, "/some/model")
+
+
+def test_a_runs_fixed_cost_is_measured_and_added_to_the_estimate(tmp_path: Path) -> None:
+    path = tmp_path / "speed.json"
+    # 30 s in all, 10 s of them in optimizer steps (20,000 tokens at 2,000 tok/s)
+    record_throughput(path, "micro", "cpu", 2000.0, {"duration_s": 30.0, "tokens_seen": 20_000})
+
+    assert 20.0 + 40_000 / 2000.0 == estimate_seconds(40_000, "micro", path)
+
+
+def test_what_is_left_counts_steps_at_their_own_pace_and_the_evaluations_due() -> None:
+    assert 10 * 0.5 + 2 * 3.0 == remaining_seconds(10, 0.5, 2, 3.0)
+    assert 0.0 == remaining_seconds(0, 0.5, 0, 3.0)

@@ -234,4 +234,5 @@ class TrainingPool:
                 str(final.get("base", run.spec.base)),
                 str(final.get("device", "cpu")),
                 float(final["metrics"].get("tokens_per_s") or 0.0),
+                final["metrics"],
             )

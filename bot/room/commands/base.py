@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.matrix.format import Formatted, text
 from bot.room.commands.args import Arg, Args, Option, UsageError, read_args, split_line
+from bot.room.origin import ACK_REACTION, FAILED_REACTION, Origin
 
 if TYPE_CHECKING:
     from bot.core.services import Services
@@ -21,17 +22,28 @@ if TYPE_CHECKING:
     from bot.room.follow import Follow
     from bot.room.ports import Room
     from bot.settings import Settings
+    from storage.data_tasks import DataTaskRow
 
-__all__ = ["Arg", "Args", "Command", "CommandContext", "Option", "Reply", "UsageError"]
+__all__ = [
+    "ACK_REACTION",
+    "FAILED_REACTION",
+    "Arg",
+    "Args",
+    "Command",
+    "CommandContext",
+    "Option",
+    "Reply",
+    "UsageError",
+]
 
 Level = Literal["user", "admin"]
 PREFIX = "{prefix}"  # stands for `matrix.command_prefix` in help texts
-ACK_REACTION = "⏳"  # on a slow command's message: seen, working on it
 
 
 @dataclass
 class Reply:
-    """What a command answers: a notice in reply to the command, optionally a reaction."""
+    """What a command answers: a notice in reply to the command; `react` is the reaction
+    that replaces ⏳ when the answer ends the command's work (❌ for a failure, else ✅)."""
 
     message: Formatted
     react: str | None = None
@@ -53,6 +65,8 @@ class CommandContext:
     room: Room
     follow: Follow
     commands: Sequence[Command] = field(default_factory=tuple)
+    acknowledged: bool = False  # ⏳ is on the command
+    continues: bool = False  # its work goes on after the answer (a job or task follows)
 
     @property
     def sender(self) -> str:
@@ -63,6 +77,24 @@ class CommandContext:
     def prefix(self) -> str:
         """The configured command prefix (`!` unless `matrix.command_prefix` says else)."""
         return self.settings.matrix.command_prefix
+
+    def acknowledge(self) -> None:
+        """Put ⏳ on the command (once): seen, working on it."""
+        if not self.acknowledged:
+            self.room.react(self.message.room_id, self.message.event_id, ACK_REACTION)
+            self.acknowledged = True
+
+    async def follow_job(self, job_id: str) -> None:
+        """The job goes on after the answer: ⏳ until it ends, its messages in this thread."""
+        self.acknowledge()
+        self.continues = True
+        await self.follow.job(job_id, Origin.of(self.message))
+
+    async def follow_task(self, task: DataTaskRow) -> None:
+        """The data task goes on after the answer, followed like a job."""
+        self.acknowledge()
+        self.continues = True
+        await self.follow.task(task, Origin.of(self.message))
 
 
 Handler = Callable[[CommandContext, Args], Awaitable[Reply]]

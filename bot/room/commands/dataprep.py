@@ -38,7 +38,7 @@ async def optimize(ctx: CommandContext, args: Args) -> Reply:
     task = await dataprep.optimize(
         ref, instructions, requested_by=ctx.sender, room_id=ctx.message.room_id
     )
-    ctx.follow.task(task, ctx.message.room_id)
+    await ctx.follow_task(task)
     return Reply.notice(
         f"Started task {task.id}: cleaning {task.params['source']} "
         f"({task.progress['total']} records). Progress follows here."

@@ -138,7 +138,7 @@ async def generate(ctx: CommandContext, args: Args) -> Reply:
             "end to run it."
         )
     task = await dataprep.generate(name, spec, requested_by=ctx.sender, room_id=ctx.message.room_id)
-    ctx.follow.task(task, ctx.message.room_id)
+    await ctx.follow_task(task)
     return Reply.notice(
         f"Started task {task.id}: generating {name} ({spec.count} pairs). Progress follows here."
     )

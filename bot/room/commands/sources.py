@@ -9,7 +9,7 @@ from bot.core.errors import Forbidden
 from bot.core.sources.service import SourceStatus
 from bot.matrix.format import Formatted, table, text
 from bot.room.commands.base import (
-    ACK_REACTION,
+    FAILED_REACTION,
     Arg,
     Args,
     CommandContext,
@@ -31,6 +31,7 @@ NO_SOURCES = (
     help="Fetch one source now (admins).",
     example="sources fetch news",
     args=(Arg("name"),),
+    slow=True,
 )
 async def fetch(ctx: CommandContext, args: Args) -> Reply:
     """Fetch a source now and say what it wrote."""
@@ -39,12 +40,13 @@ async def fetch(ctx: CommandContext, args: Args) -> Reply:
         raise Forbidden(
             f"only admins may fetch a source ({ctx.prefix}sources shows them to everyone)"
         )
-    ctx.services.sources.get(name)  # an unknown name is answered before the reaction
-    ctx.room.react(ctx.message.room_id, ctx.message.event_id, ACK_REACTION)
+    ctx.services.sources.get(name)  # an unknown name is refused before fetching
     fetched = await ctx.services.sources.fetch(name, trigger=ctx.sender)
     if fetched.ok:
         return Reply.notice(f"Fetched {name}: {fetched.outcome}.")
-    return Reply.notice(f"Fetching {name} failed; nothing was written.\n{fetched.error}")
+    return Reply.notice(
+        f"Fetching {name} failed; nothing was written.\n{fetched.error}", react=FAILED_REACTION
+    )
 
 
 @command(

@@ -10,7 +10,7 @@ from bot.core.jobs.hyperparameters import ALIASES
 from bot.core.jobs.request import JobRequest
 from bot.core.openai.options import REMOTE_ONLY
 from bot.room.commands.base import Arg, Args, CommandContext, Option, Reply, command, options_dict
-from bot.room.text import duration
+from bot.room.text import queued_text
 from trainer.spec import Hyperparameters
 
 # The hyperparameters the usage line names; the others are accepted and shown as `…`.
@@ -105,14 +105,9 @@ async def train(ctx: CommandContext, args: Args) -> Reply:
     job = await ctx.services.jobs.submit(
         request, requested_by=ctx.sender, room_id=ctx.message.room_id
     )
+    await ctx.follow_job(job.id)
     first = (await ctx.services.store.events.find(job.id, limit=1))[0].data
-    position = first.get("position", 1)
-    waiting = f", {position - 1} ahead in the queue" if position > 1 else ""
-    return Reply.notice(
-        f"Queued job {job.id}: {job.name} from {first.get('dataset')} on {job.base}"
-        f"{waiting}; estimated {duration(first.get('estimate_s'))} of training. "
-        f"Progress will appear here; {ctx.prefix}cancel {job.id} stops it."
-    )
+    return Reply.notice(queued_text(job, first, ctx.prefix))
 
 
 COMMANDS = (train,)
