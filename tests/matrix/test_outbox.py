@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from nio import AsyncClient, RoomSendResponse
+from nio import AsyncClient, RoomRedactResponse, RoomSendResponse
 
 from bot.matrix.outbox import Outbox
 
@@ -17,6 +17,7 @@ class Homeserver(AsyncClient):  # type: ignore[misc]  # nio is untyped
     def __init__(self) -> None:
         super().__init__("http://127.0.0.1:1", "@bot:test")
         self.sent: list[dict[str, Any]] = []
+        self.redacted: list[str] = []
         self.release = asyncio.Event()
 
     async def room_send(
@@ -25,6 +26,10 @@ class Homeserver(AsyncClient):  # type: ignore[misc]  # nio is untyped
         await self.release.wait()
         self.sent.append(content)
         return RoomSendResponse(f"$event{len(self.sent)}", room_id)
+
+    async def room_redact(self, room_id: str, event_id: str, **_: Any) -> RoomRedactResponse:
+        self.redacted.append(event_id)
+        return RoomRedactResponse(f"$redaction{len(self.redacted)}", room_id)
 
 
 async def test_a_cancelled_waiter_neither_breaks_the_worker_nor_the_next_send() -> None:
@@ -46,3 +51,25 @@ async def test_a_cancelled_waiter_neither_breaks_the_worker_nor_the_next_send() 
     assert ["first", "second"] == [c["body"] for c in homeserver.sent]  # never dropped
     assert (True, "$event2") == (first.cancelled(), second.result())
     assert [] == errors
+
+
+async def test_unreact_redacts_a_sent_reaction_and_drops_a_queued_one() -> None:
+    homeserver = Homeserver()
+    outbox = Outbox(homeserver)
+    homeserver.release.set()
+    sent = outbox.react("!room", "$cmd1", "⏳")
+    await sent
+    outbox.unreact("!room", "$cmd1", "⏳")
+    homeserver.release.clear()
+    outbox.send("!room", {"body": "busy"})  # holds the queue while the next two wait
+    queued = outbox.react("!room", "$cmd2", "⏳")
+    dropped = outbox.unreact("!room", "$cmd2", "⏳")
+    unknown = outbox.unreact("!room", "$cmd3", "⏳")
+    homeserver.release.set()
+
+    await outbox.close()
+    await homeserver.close()
+
+    keys = [c["m.relates_to"]["event_id"] for c in homeserver.sent if "m.relates_to" in c]
+    assert (["$cmd1"], [sent.result()]) == (keys, homeserver.redacted)
+    assert (True, None, None) == (queued.cancelled(), dropped, unknown)
