@@ -16,6 +16,7 @@ from bot.core.errors import TooMany, TrainbotError
 from bot.http.auth import bearer_client, check_credential_headers, require_scope, verify_hook
 from bot.http.errors import Busy, TooLarge, Unauthorized, error_body
 from bot.http.limits import RETRY_AFTER_S
+from bot.http.openai.errors import openai_errors
 from bot.http.state import CLIENT, SCOPES, ServerState
 from bot.logs import get_logger
 
@@ -25,7 +26,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def build_middlewares(state: ServerState) -> list[Middleware]:
     """The middlewares in the order aiohttp applies them (first is outermost)."""
-    return [_metrics(state), _errors(state), _auth(state)]
+    return [_metrics(state), _errors(state), openai_errors(), _auth(state)]
 
 
 def _metrics(state: ServerState) -> Middleware:

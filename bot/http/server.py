@@ -12,6 +12,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from bot.core.services import Services
 from bot.http.limits import GatedSite
 from bot.http.middleware import build_middlewares
+from bot.http.openai.routes import ROUTES as OPENAI_ROUTES
 from bot.http.openapi import build_openapi
 from bot.http.routes import (
     dataprep,
@@ -41,6 +42,7 @@ ROUTES: tuple[Route, ...] = (
     *dataprep.ROUTES,
     *sources.ROUTES,
     *schedules.ROUTES,
+    *OPENAI_ROUTES,
 )
 SHUTDOWN_TIMEOUT_S = 5.0
 MAX_LINE = 64 * 1024

@@ -1,0 +1,163 @@
+"""The /openai/v1 route table (served and published like every other route)."""
+
+from __future__ import annotations
+
+from bot.http.openai import files, inference, jobs, models
+from bot.http.openai.errors import PREFIX
+from bot.http.openai.schemas import (
+    OpenAIChatBody,
+    OpenAICompletionBody,
+    OpenAIFileForm,
+    OpenAIJobCreate,
+    OpenAIJobPage,
+    OpenAIPage,
+)
+from bot.http.routing import Route
+
+TAG = "openai"
+JOB = f"{PREFIX}/fine_tuning/jobs/{{job_id}}"
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        f"{PREFIX}/files",
+        files.openai_create_file,
+        "Upload a fine-tuning file",
+        TAG,
+        form=OpenAIFileForm,
+        files=("file",),
+        errors=(400, 413),
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/files",
+        files.openai_list_files,
+        "List files",
+        TAG,
+        query=OpenAIPage,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/files/{{file_id}}",
+        files.openai_get_file,
+        "Get a file",
+        TAG,
+        errors=(404,),
+    ),
+    Route(
+        "DELETE",
+        f"{PREFIX}/files/{{file_id}}",
+        files.openai_delete_file,
+        "Delete a file",
+        TAG,
+        errors=(404, 409),
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/files/{{file_id}}/content",
+        files.openai_file_content,
+        "A file's content",
+        TAG,
+        produces="text/plain",
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        f"{PREFIX}/fine_tuning/jobs",
+        jobs.openai_create_job,
+        "Create a fine-tuning job",
+        TAG,
+        body=OpenAIJobCreate,
+        errors=(400, 404, 409, 429, 503),
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/fine_tuning/jobs",
+        jobs.openai_list_jobs,
+        "List fine-tuning jobs",
+        TAG,
+        query=OpenAIJobPage,
+        errors=(400,),
+    ),
+    Route("GET", JOB, jobs.openai_get_job, "Get a fine-tuning job", TAG, errors=(404,)),
+    Route(
+        "POST",
+        f"{JOB}/cancel",
+        jobs.openai_cancel_job,
+        "Cancel a fine-tuning job",
+        TAG,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        f"{JOB}/pause",
+        jobs.openai_pause_job,
+        "Pause a fine-tuning job",
+        TAG,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        f"{JOB}/resume",
+        jobs.openai_resume_job,
+        "Resume a fine-tuning job",
+        TAG,
+        errors=(404, 409),
+    ),
+    Route(
+        "GET",
+        f"{JOB}/events",
+        jobs.openai_list_events,
+        "A fine-tuning job's events",
+        TAG,
+        query=OpenAIPage,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        f"{JOB}/checkpoints",
+        jobs.openai_list_checkpoints,
+        "A fine-tuning job's checkpoints",
+        TAG,
+        query=OpenAIPage,
+        errors=(404,),
+    ),
+    Route("GET", f"{PREFIX}/models", models.openai_list_models, "List models", TAG),
+    Route(
+        "GET",
+        f"{PREFIX}/models/{{model}}",
+        models.openai_get_model,
+        "Get a model",
+        TAG,
+        errors=(404,),
+    ),
+    Route(
+        "DELETE",
+        f"{PREFIX}/models/{{model}}",
+        models.openai_delete_model,
+        "Delete a fine-tuned model",
+        TAG,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        f"{PREFIX}/chat/completions",
+        inference.openai_chat_completions,
+        "Chat with a model",
+        TAG,
+        body=OpenAIChatBody,
+        streams=True,
+        errors=(400, 404, 429, 503),
+    ),
+    Route(
+        "POST",
+        f"{PREFIX}/completions",
+        inference.openai_completions,
+        "Continue a prompt",
+        TAG,
+        body=OpenAICompletionBody,
+        streams=True,
+        errors=(400, 404, 429, 503),
+    ),
+)
