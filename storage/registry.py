@@ -11,7 +11,7 @@ from storage.db import Database
 
 COLUMNS = (
     "id, name, version, backend, path, remote_id, job_id, dataset_id, base, metrics_json, "
-    "size_bytes, active, created_at"
+    "size_bytes, active, created_at, kind, base_path"
 )
 
 
@@ -32,6 +32,13 @@ class ModelRow:
     size_bytes: int
     active: bool
     created_at: float
+    kind: str = "full"  # "full" or "adapter" (a LoRA adapter that loads onto `base_path`)
+    base_path: str = ""  # an adapter's base folder (`base` names its version, if registered)
+
+    @property
+    def is_adapter(self) -> bool:
+        """Whether this version is a LoRA adapter that needs its base to load."""
+        return self.kind == "adapter"
 
     @property
     def label(self) -> str:
@@ -56,7 +63,7 @@ class ModelRepo:
     async def insert(self, model: ModelRow) -> None:
         """Store a new version (its number must be `next_version(name)`)."""
         await self.db.execute(
-            f"INSERT INTO models ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO models ({COLUMNS}) VALUES ({', '.join('?' * 15)})",
             (
                 model.id,
                 model.name,
@@ -71,6 +78,8 @@ class ModelRepo:
                 model.size_bytes,
                 int(model.active),
                 model.created_at,
+                model.kind,
+                model.base_path,
             ),
         )
 
@@ -126,6 +135,14 @@ class ModelRepo:
                 ("UPDATE models SET active = 1 WHERE id = ?", (model.id,)),
             ]
         )
+
+    async def adapters_of(self, model_id: str) -> list[ModelRow]:
+        """Adapter versions whose base is this version, newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {COLUMNS} FROM models WHERE base = ? AND kind = 'adapter' ORDER BY rowid DESC",
+            (model_id,),
+        )
+        return [ModelRow.from_row(r) for r in rows]
 
     async def delete(self, model_id: str) -> None:
         """Remove a version's row."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -15,7 +16,7 @@ from bot.core.types import ACTIVE
 from storage.ids import new_id
 from storage.registry import ModelRow
 from storage.store import Store
-from trainer.artifacts import relative_record
+from trainer.artifacts import TRAINBOT_JSON, relative_record
 
 DEFAULT_MODEL_KEY = "registry.default_model"
 
@@ -40,6 +41,7 @@ class ModelService:
         model_id = new_id()
         target = self.store.artifacts.model_dir(model_id)
         target.parent.mkdir(parents=True, exist_ok=True)
+        kind, base_path = _kind_of(output_dir)
         row = ModelRow(
             id=model_id,
             name=name,
@@ -54,6 +56,8 @@ class ModelService:
             size_bytes=_folder_size(output_dir),
             active=False,
             created_at=time.time(),
+            kind=kind,
+            base_path=base_path,
         )
         async with self.store.catalog:
             found = await self._insert(row)
@@ -177,10 +181,25 @@ class ModelService:
             ]
             if users:
                 raise Conflict(f"{model.label} is the base of job {', '.join(users)}")
+            adapters = [a.label for a in await self.store.models.adapters_of(model.id)]
+            if adapters:
+                raise Conflict(
+                    f"{model.label} is the base of adapter {', '.join(adapters)}; "
+                    "delete the adapters first (or merge them into full models)"
+                )
             await self.store.models.delete(model.id)
         if model.path:
             self.store.artifacts.remove(Path(model.path))
         return model
+
+
+def _kind_of(folder: Path) -> tuple[str, str]:
+    """("adapter", its base folder) for a LoRA adapter folder, else ("full", "")."""
+    if not (folder / "adapter_config.json").is_file():
+        return "full", ""
+    record_path = folder / TRAINBOT_JSON
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    return "adapter", str(record.get("base_path") or "")
 
 
 def _folder_size(path: Path) -> int:

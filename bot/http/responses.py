@@ -165,6 +165,7 @@ class ModelOut(BaseModel):
     size_bytes: int
     active: bool
     created_at: float
+    kind: str = "full"  # "adapter": a LoRA adapter loaded onto `base`
 
     @classmethod
     def of(cls, row: ModelRow) -> ModelOut:
@@ -180,6 +181,7 @@ class ModelOut(BaseModel):
             dataset_id=row.dataset_id,
             base=row.base,
             metrics=row.metrics,
+            kind=row.kind,
             size_bytes=row.size_bytes,
             active=row.active,
             created_at=row.created_at,

@@ -52,6 +52,36 @@ class DatasetForm(Query):
     skip_invalid: bool = Field(False, description="Drop invalid rows instead of refusing.")
 
 
+class LoraBody(Body):
+    """LoRA settings; absent ones take their defaults (ranges are checked with the job)."""
+
+    r: int | None = Field(None, description="Adapter rank (1-1024; 16).")
+    alpha: int | None = Field(None, description="Scale numerator (twice r).")
+    dropout: int | float | None = Field(None, description="Dropout on the adapter (0-0.9).")
+    targets: list[str] | None = Field(
+        None, max_length=64, description="Layer names, e.g. ['q_proj', 'v_proj']; all linear."
+    )
+    quantize: Literal["4bit"] | None = Field(None, description="QLoRA (CUDA + bitsandbytes).")
+
+
+class DpoBody(Body):
+    """DPO settings."""
+
+    beta: int | float | None = Field(None, description="Strength of the preference (0.1).")
+
+
+class MethodBody(Body):
+    """How to train: every weight, a LoRA adapter, or DPO on preference pairs."""
+
+    type: Literal["full", "lora", "dpo"] = Field("full", description="The method.")
+    lora: LoraBody | None = Field(None, description="LoRA settings (lora, or dpo with adapter).")
+    dpo: DpoBody | None = Field(None, description="DPO settings.")
+
+    def raw(self) -> dict[str, Any]:
+        """The raw method JobRequest carries (absent settings left out)."""
+        return self.model_dump(exclude_none=True)
+
+
 class JobCreate(Body):
     """Fine-tune a model on a dataset."""
 
@@ -64,6 +94,7 @@ class JobCreate(Body):
     backend: Literal["local", "openai"] = Field(
         "local", description="Where to train: here, or at OpenAI (needs [openai] api_key)."
     )
+    method: MethodBody | None = Field(None, description="e.g. {'type': 'lora', 'lora': {'r': 16}}.")
 
 
 class JobQuery(Query):

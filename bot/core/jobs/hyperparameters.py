@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from typing import Any
 
 from bot.core.errors import Invalid
-from trainer.spec import Hyperparameters
+from trainer.methods import Method, MethodError, parse_method
+from trainer.spec import BASE_PRESETS, Hyperparameters
 
 # (lowest, highest) accepted for each knob; None leaves that side open.
 LIMITS: dict[str, tuple[float | None, float | None]] = {
@@ -69,3 +71,31 @@ def _convert(value: object, kind: type) -> float:
             raise ValueError(value)
         return int(value)
     return float(value)
+
+
+def parse_job_method(raw: dict[str, Any] | None, base: str, device: str) -> Method:
+    """The checked method of a local job on `base` (a preset name or what the worker loads)."""
+    try:
+        method = parse_method(raw)
+    except MethodError as exc:
+        raise Invalid(str(exc), details=exc.problems) from None
+    if method.adapter and base in BASE_PRESETS:
+        raise Invalid(
+            f"method={method.type} with a LoRA adapter needs a pretrained base; the preset "
+            f"{base!r} starts from random weights (name a base= folder or registered model)"
+        )
+    if method.type == "dpo" and base in BASE_PRESETS:
+        raise Invalid(
+            f"method=dpo tunes a model that already writes answers; the preset {base!r} starts "
+            "from random weights (name a base= folder or registered model)"
+        )
+    if method.lora is not None and method.lora.quantize is not None:
+        missing = [] if importlib.util.find_spec("bitsandbytes") else ["bitsandbytes"]
+        if device == "cpu":
+            missing.append("a CUDA GPU (trainer.device is cpu)")
+        if missing:
+            raise Invalid(
+                f"QLoRA (quantize={method.lora.quantize}) needs {' and '.join(missing)} on "
+                "this server; leave quantize out to train a plain LoRA adapter"
+            )
+    return method

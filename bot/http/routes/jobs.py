@@ -25,6 +25,7 @@ async def create_job(call: Call) -> web.StreamResponse:
         name=body.name,
         hyperparameters=body.hyperparameters,
         backend=body.backend,
+        method=body.method.raw() if body.method else None,
     )
     key = call.request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > 200:

@@ -13,7 +13,7 @@ from typing import Any
 from bot.core.datasets import DatasetService
 from bot.core.jobs.backends.local_runs import JobSettings, LocalRuns
 from bot.core.jobs.bases import BaseRules, resolve_base
-from bot.core.jobs.hyperparameters import parse_hyperparameters
+from bot.core.jobs.hyperparameters import parse_hyperparameters, parse_job_method
 from bot.core.jobs.ledger import JobLedger, NewJob
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
@@ -88,6 +88,7 @@ class LocalBackend:
         name = check_name(request.name or dataset.name, "model")
         base = request.base or self.settings.default_base
         base_ref, base_path = await resolve_base(base, self.models, self.bases)
+        method = parse_job_method(request.method, base_path, self.settings.device)
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = TrainSpec(
@@ -105,6 +106,7 @@ class LocalBackend:
             job_id=job_id,
             dataset_hash=dataset.sha256,
             device=self.settings.device,
+            method=method,
         )
         new = NewJob(
             job_id, name, self.name, dataset.id, base_ref, spec.to_dict(), requested_by, room_id

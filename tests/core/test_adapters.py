@@ -1,0 +1,120 @@
+"""Adapter versions: registered as such with their base as lineage; bases kept while used."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.errors import Conflict, Invalid
+from bot.core.jobs.request import JobRequest
+from bot.core.services import Services
+from storage.registry import ModelRow
+from tests.support.services import FAST, is_final_state, records, wait_for
+
+
+def folder(path: Path, *, adapter_of: str | None = None) -> Path:
+    """A model folder as a worker leaves it: a full model, or an adapter naming its base."""
+    path.mkdir(parents=True)
+    if adapter_of is None:
+        (path / "config.json").write_text("{}")
+        record: dict[str, Any] = {"kind": "full"}
+    else:
+        (path / "adapter_config.json").write_text("{}")
+        record = {"kind": "adapter", "base_path": adapter_of}
+    (path / "trainbot.json").write_text(json.dumps(record))
+    return path
+
+
+async def register(services: Services, name: str, path: Path, base: str = "micro") -> ModelRow:
+    return await services.models.register_local(
+        name=name, job_id="j", dataset_id="d", base=base, output_dir=path, metrics={}
+    )
+
+
+async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
+    services: Services, tmp_path: Path
+) -> None:
+    base = await register(services, "base", folder(tmp_path / "b1"))
+    await register(services, "base", folder(tmp_path / "b2"))
+    await services.models.activate("base@v2")
+    adapter = await register(
+        services, "chat", folder(tmp_path / "a1", adapter_of=base.path), base=base.id
+    )
+    assert ("adapter", base.id, base.path) == (adapter.kind, adapter.base, adapter.base_path)
+    assert ("full", "") == (base.kind, base.base_path)
+    with pytest.raises(Conflict) as refused:
+        await services.models.delete("base@v1")
+    expected = (
+        "base@v1 is the base of adapter chat@v1; delete the adapters first "
+        "(or merge them into full models)"
+    )
+    assert expected == refused.value.message
+    assert Path(base.path).is_dir()  # nothing stored was harmed
+    await register(services, "chat", folder(tmp_path / "a2"))
+    await services.models.activate("chat@v2")
+    await services.models.delete("chat@v1")
+    assert "base@v1" == (await services.models.delete("base@v1")).label
+
+
+@pytest.mark.parametrize(
+    ("base", "method", "expected"),
+    [
+        (
+            None,
+            {"type": "lora"},
+            "method=lora with a LoRA adapter needs a pretrained base; the preset 'micro' starts "
+            "from random weights (name a base= folder or registered model)",
+        ),
+        (None, {"type": "lora", "lora": {"r": 0}}, "r must be between 1 and 1024, got 0"),
+        (
+            None,
+            {"type": "lora", "lora": {"dropout": 2, "targets": "q proj"}},
+            "dropout must be between 0 and 0.9, got 2; targets must be layer names like "
+            "q_proj, got q proj",
+        ),
+        (
+            "full",
+            {"type": "lora", "lora": {"quantize": "4bit"}},
+            "QLoRA (quantize=4bit) needs bitsandbytes and a CUDA GPU (trainer.device is cpu) on "
+            "this server; leave quantize out to train a plain LoRA adapter",
+        ),
+    ],
+)
+async def test_bad_methods_are_refused_at_submit_and_nothing_is_queued(
+    app_factory: Callable[..., Any],
+    tmp_path: Path,
+    base: str | None,
+    method: dict[str, Any],
+    expected: str,
+) -> None:
+    services: Services = (await app_factory(device="cpu")).services
+    await services.datasets.upload_records("poems", records())
+    if base is not None:
+        await register(services, base, folder(tmp_path / base))
+    request = JobRequest("poems", base=base, hyperparameters=FAST, method=method)
+    with pytest.raises(Invalid) as refused:
+        await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
+    assert expected == refused.value.message
+    assert [] == await services.store.jobs.with_status("queued")
+
+
+async def test_a_lora_job_on_a_registered_model_registers_an_adapter_of_it(
+    services: Services,
+) -> None:
+    await services.datasets.upload_records("poems", records())
+    first = await services.jobs.submit(
+        JobRequest("poems", hyperparameters=FAST), requested_by="@ann:x", room_id=None
+    )
+    await wait_for(services, first.id, is_final_state)
+    base = await services.models.resolve("poems")
+    request = JobRequest(
+        "poems", base="poems", name="poems-lora", hyperparameters=FAST, method={"type": "lora"}
+    )
+    job = await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
+    events = await wait_for(services, job.id, is_final_state)
+    assert "succeeded" == events[-1].data["status"], events[-1].data
+    adapter = await services.models.resolve("poems-lora")
+    assert ("adapter", base.id, base.path) == (adapter.kind, adapter.base, adapter.base_path)
+    assert (Path(adapter.path) / "adapter_model.safetensors").is_file()
