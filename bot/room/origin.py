@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.matrix import format as fmt
 from bot.matrix.types import IncomingMessage, StateStore
+from bot.room.text import code_spans
 
 ACK_REACTION = "⏳"  # on a command whose work continues after the answer
 DONE_REACTION = "✅"
@@ -70,18 +71,18 @@ class Origin:
 
 def progress_content(origin: Origin, line: str) -> dict[str, Any]:
     """A progress message (pings nobody), in the command's thread."""
-    return _related(fmt.notice(line), origin.in_thread())
+    return _related(fmt.notice(code_spans(line)), origin.in_thread())
 
 
 def final_content(origin: Origin, text: str) -> dict[str, Any]:
     """The final notice: names and pings who asked, replies to their command."""
     mentions = origin.mentions
     if not mentions:
-        return _related(fmt.notice(text), origin.in_reply())
+        return _related(fmt.notice(code_spans(text)), origin.in_reply())
     user = mentions[0]
     name = user.split(":", 1)[0].lstrip("@")
     pill = f'<a href="https://matrix.to/#/{fmt.escape(user)}">{fmt.escape(name)}</a>: '
-    message = fmt.Formatted(f"{name}: ", pill) + fmt.text(text)
+    message = fmt.Formatted(f"{name}: ", pill) + code_spans(text)
     return _related(fmt.notice(message, mentions=mentions), origin.in_reply())
 
 

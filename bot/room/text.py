@@ -8,6 +8,7 @@ configured prefix (`matrix.command_prefix`), never a hard-coded `!`.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from bot.core.dataprep.estimate import dollars
 from bot.core.dataprep.progress import Progress
 from bot.core.types import JobStatus
-from bot.matrix.format import Formatted, table
+from bot.matrix.format import Formatted, escape, table
 from storage.data_tasks import DataTaskRow
 from storage.datasets import DatasetRow
 from storage.jobs import JobRow
@@ -24,10 +25,29 @@ from storage.registry import ModelRow
 LISTED = 10  # invalid answers named in a task's final notice; the rest are counted
 
 
+_ROUTE = r"(?:GET|POST|PUT|PATCH|DELETE) /v1/[^\s,;)]*"
+# HTTP routes in the core's shared messages, with the words that attach them: a chat
+# points at chat commands only (`!jobs or GET /v1/jobs lists them` → `!jobs lists them`).
+_HTTP_ROUTES = (
+    re.compile(rf" or {_ROUTE}"),
+    re.compile(rf"[;,] {_ROUTE} (?:lists|shows) (?:them|it)"),
+    re.compile(rf" ?\({_ROUTE}\)"),
+)
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
 def error_text(message: str, prefix: str) -> str:
     """A domain error as the room reads it: core names commands as `!name` (both faces
-    share its messages); the room shows its configured prefix instead."""
+    share its messages); the room shows its configured prefix instead and leaves out the
+    HTTP routes."""
+    for route in _HTTP_ROUTES:
+        message = route.sub("", message)
     return message.replace("`!", f"`{prefix}")
+
+
+def code_spans(value: str) -> Formatted:
+    """Plain text whose `code` spans are <code> in the HTML (never literal backticks)."""
+    return Formatted(value, _CODE.sub(r"<code>\1</code>", escape(value)))
 
 
 def duration(seconds: float | None) -> str:
@@ -178,7 +198,7 @@ def task_final_text(task: DataTaskRow) -> str:
         lines.append(f"{len(invalid)} {problem}:")
         lines += [f"- {item['where']}: {item['reason']}" for item in invalid[:LISTED]]
         if len(invalid) > LISTED:
-            lines.append(f"… and {len(invalid) - LISTED} more (GET /v1/tasks/{task.id})")
+            lines.append(f"… and {len(invalid) - LISTED} more.")
     if report.get("left_out"):
         lines.append(f"{report['left_out']} rows the original version skipped are left out.")
     return "\n".join(lines)

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from bot.matrix.format import Formatted, text
+from bot.matrix.format import Formatted
 from bot.room.commands.args import Arg, Args, Option, UsageError, read_args, split_line
 from bot.room.origin import ACK_REACTION, FAILED_REACTION, Origin
+from bot.room.text import code_spans
 
 if TYPE_CHECKING:
     from bot.core.services import Services
@@ -40,6 +41,23 @@ Level = Literal["user", "admin"]
 PREFIX = "{prefix}"  # stands for `matrix.command_prefix` in help texts
 
 
+@dataclass(frozen=True)
+class Need:
+    """A setting a command needs: `!help` lists the command only once it is set, and says
+    which setting makes it available otherwise."""
+
+    setting: str  # how an operator sets it, e.g. "[openai] api_key"
+    met: Callable[[Settings], bool]
+
+
+OPENAI_KEY = Need(
+    "[openai] api_key",
+    lambda settings: (
+        settings.openai.api_key is not None or settings.openai.api_key_file is not None
+    ),
+)
+
+
 @dataclass
 class Reply:
     """What a command answers: a notice in reply to the command; `react` is the reaction
@@ -50,8 +68,9 @@ class Reply:
 
     @classmethod
     def notice(cls, message: Formatted | str, react: str | None = None) -> Reply:
-        """A reply from plain text (escaped) or a pre-formatted message."""
-        return cls(text(message) if isinstance(message, str) else message, react)
+        """A reply from plain text (escaped; `code` spans shown as code) or a pre-formatted
+        message."""
+        return cls(code_spans(message) if isinstance(message, str) else message, react)
 
 
 @dataclass
@@ -115,6 +134,7 @@ class Command:
     subcommands: tuple[Command, ...] = ()
     slow: bool = False  # acknowledged with a reaction before it runs
     path: str = ""  # `dataset add` for a subcommand; the name otherwise
+    needs: Need | None = None  # a setting without which it only says what to set
 
     @property
     def usage(self) -> str:
@@ -183,14 +203,14 @@ def command(
     extra: str = "",
     subcommands: Sequence[Command] = (),
     slow: bool = False,
+    needs: Need | None = None,
 ) -> Callable[[Handler | None], Command]:
     """Declare a command; the decorated function becomes a `Command` (`subcommand` too)."""
 
     def wrap(handler: Handler | None) -> Command:
         subs = tuple(replace(sub, path=f"{name} {sub.name}") for sub in subcommands)
-        return Command(
-            name, help, example, handler, level, tuple(args), tuple(options), extra, subs, slow
-        )
+        declared = tuple(args), tuple(options), extra, subs, slow
+        return Command(name, help, example, handler, level, *declared, needs=needs)
 
     return wrap
 

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import shlex
 
-from bot.room.commands.base import Arg, Args, CommandContext, Option, Reply, command
+from bot.room.commands.base import (
+    OPENAI_KEY,
+    Arg,
+    Args,
+    CommandContext,
+    Option,
+    Reply,
+    command,
+)
 
 CONFIRM = Option("confirm", kind="flag", bare=True, help="Run it (without: the estimate).")
 
@@ -23,6 +31,7 @@ CONFIRM = Option("confirm", kind="flag", bare=True, help="Run it (without: the e
         Option("instructions", shape='"…"', help="What to do instead of the default cleaning."),
         CONFIRM,
     ),
+    needs=OPENAI_KEY,
 )
 async def optimize(ctx: CommandContext, args: Args) -> Reply:
     """The estimate, or with `confirm` the task."""

@@ -9,6 +9,7 @@ from bot.core.dataprep.template import make_spec, split_values
 from bot.matrix.format import pre, text
 from bot.room.commands.args import OPTION
 from bot.room.commands.base import (
+    OPENAI_KEY,
     Arg,
     Args,
     CommandContext,
@@ -110,6 +111,7 @@ async def stats(ctx: CommandContext, args: Args) -> Reply:
     args=(Arg("name"),),
     options=GENERATE_OPTIONS,
     extra="a=x,y b=z,w",
+    needs=OPENAI_KEY,
 )
 async def generate(ctx: CommandContext, args: Args) -> Reply:
     """The count and cost, or with `confirm` the task."""
