@@ -1,4 +1,5 @@
-"""Sending an event type that nio leaves unencrypted (reactions) through megolm anyway.
+"""Reactions in encrypted rooms: sent through megolm (nio leaves them cleartext), and found
+again on the server when the bot must take one back after a restart.
 
 nio's `room_send` encrypts everything in an encrypted room except `m.reaction` (written
 before encrypted reactions were specified). Clients such as Element send and read
@@ -12,6 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from nio import Api, AsyncClient, RoomSendError, RoomSendResponse
+from nio.api import RelationshipType
+
+from bot.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def should_encrypt(client: AsyncClient, room_id: str) -> bool:
@@ -45,3 +51,22 @@ async def send_encrypted(
         RoomSendResponse, method, path, data, (room_id,)
     )
     return response
+
+
+async def find_own_reaction(
+    client: AsyncClient, room_id: str, event_id: str, key: str
+) -> str | None:
+    """The id of the bot's reaction `key` on `event_id`, asked of the server (after a
+    restart the outbox no longer knows it). The relation, key included, is readable even
+    on an encrypted reaction. Best effort: None when not found or the server can't say."""
+    try:
+        async for event in client.room_get_event_relations(
+            room_id, event_id, RelationshipType.annotation
+        ):
+            source = event.source
+            relates_to = source.get("content", {}).get("m.relates_to", {})
+            if source.get("sender") == client.user_id and relates_to.get("key") == key:
+                return str(source["event_id"])
+    except Exception as exc:  # nio raises AttributeError on an error response, too
+        log.info("matrix_reaction_lookup_failed", room_id=room_id, error=repr(exc))
+    return None

@@ -15,7 +15,7 @@ from nio import AsyncClient, ErrorResponse, RoomRedactResponse, RoomSendResponse
 
 from bot.logs import get_logger
 from bot.matrix import format as fmt
-from bot.matrix.encrypted import send_encrypted, should_encrypt
+from bot.matrix.encrypted import find_own_reaction, send_encrypted, should_encrypt
 
 log = get_logger(__name__)
 # Connection trouble that is worth retrying: the homeserver restarts, the network blips.
@@ -34,8 +34,10 @@ class _Pending:
     content: dict[str, Any]
     future: asyncio.Future[str]
     edit_of: str | None = None
-    # A redaction's target: the future of the bot's own reaction it takes back.
+    # A redaction's target: the future of the bot's own reaction it takes back, or
+    # (event id, key) of a reaction sent before a restart, looked up on the server.
     redacts: asyncio.Future[str] | None = None
+    lookup: tuple[str, str] | None = None
     # One transaction id for all attempts: a retry of a send that did arrive is a no-op.
     txn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -85,11 +87,13 @@ class Outbox:
 
     def unreact(self, room_id: str, event_id: str, key: str) -> asyncio.Future[str] | None:
         """Take back the bot's reaction `key` on `event_id` (a redaction, queued after it);
-        a reaction still waiting in the queue is simply dropped. None when this process
-        never reacted so (e.g. before a restart): there is nothing it can name to redact."""
+        a reaction still waiting in the queue is simply dropped (None). One this process
+        did not send (before a restart) is looked up on the server; the future's result is
+        "" when there was nothing to take back."""
         reaction = self._reactions.pop((room_id, event_id, key), None)
         if reaction is None:
-            return None
+            pending = _Pending("m.room.redaction", {}, self._future(), lookup=(event_id, key))
+            return self._enqueue(room_id, pending)
         queue = self._queues.get(room_id, deque())
         if reaction in queue:
             queue.remove(reaction)
@@ -193,11 +197,11 @@ class Outbox:
     async def _send_once(
         self, room_id: str, pending: _Pending
     ) -> RoomSendResponse | RoomRedactResponse | ErrorResponse | str:
-        if pending.redacts is not None:
-            target = pending.redacts
-            if not target.done() or target.cancelled() or target.exception() is not None:
+        if pending.event_type == "m.room.redaction":
+            target = await self._redaction_target(room_id, pending)
+            if target is None:
                 return ""  # the reaction never went out: nothing to take back
-            return await self._client.room_redact(room_id, target.result(), tx_id=pending.txn_id)
+            return await self._client.room_redact(room_id, target, tx_id=pending.txn_id)
         if pending.event_type == "m.reaction" and should_encrypt(self._client, room_id):
             return await send_encrypted(
                 self._client, room_id, pending.event_type, pending.content, pending.txn_id
@@ -210,6 +214,14 @@ class Outbox:
             # Encrypted rooms: members' unverified devices still get the keys.
             ignore_unverified_devices=True,
         )
+
+    async def _redaction_target(self, room_id: str, pending: _Pending) -> str | None:
+        if pending.lookup is not None:
+            return await find_own_reaction(self._client, room_id, *pending.lookup)
+        sent = pending.redacts
+        if sent is None or not sent.done() or sent.cancelled() or sent.exception() is not None:
+            return None
+        return sent.result()
 
     def _retry_delay(self, response: ErrorResponse, attempt: int) -> float:
         """How long to wait before retrying; raises OutboxError when retrying is pointless."""

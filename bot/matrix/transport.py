@@ -33,8 +33,8 @@ class MatrixTransport:
         self.connection.outbox.react(room_id, event_id, key)
 
     def unreact(self, room_id: str, event_id: str, key: str) -> None:
-        """Queue the redaction of the bot's own reaction `key` on `event_id` (one sent by
-        this process; a no-op for others)."""
+        """Queue the redaction of the bot's own reaction `key` on `event_id` (one sent
+        before a restart is looked up on the server first)."""
         self.connection.outbox.unreact(room_id, event_id, key)
 
     def is_encrypted(self, room_id: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from bot.dev.homeserver import SynapseServer
+from bot.matrix.outbox import Outbox
 from bot.matrix.plaintext import E2EE_OFF_NOTE
 
 # The peer's crypto is python-olm (built from source); without it there is no peer.
@@ -81,6 +82,17 @@ async def test_encrypted_command_gets_an_encrypted_answer_from_a_cross_signed_de
     relation = {"rel_type": "m.annotation", "event_id": command, "key": "👀"}
     assert relation == reaction.content["m.relates_to"]
     assert reaction.event_id == redaction.redacts
+
+    # After a restart the outbox has forgotten its reactions: it finds its own on the server.
+    app.matrix.room.react(room_id, command, "👍")
+    thumbs = await peer.wait(lambda s: from_bot(bot_id, "m.reaction")(s) and s != reaction)
+    fresh = Outbox(app.matrix.connection.client)
+    taken_back = fresh.unreact(room_id, command, "👍")
+    assert taken_back is not None
+    await taken_back
+    await fresh.close()
+    later = await peer.wait(lambda s: from_bot(bot_id, "m.room.redaction")(s) and s != redaction)
+    assert ("👍", thumbs.event_id) == (thumbs.content["m.relates_to"]["key"], later.redacts)
 
 
 async def test_without_e2ee_the_bot_says_once_that_the_room_is_encrypted(
