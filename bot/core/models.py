@@ -10,13 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.core.errors import Conflict, NotFound
+from bot.core.errors import Conflict, Invalid, NotFound
 from bot.core.naming import parse_ref, pick_prefix
 from bot.core.types import ACTIVE
 from storage.ids import new_id
 from storage.registry import ModelRow
 from storage.store import Store
 from trainer.artifacts import TRAINBOT_JSON, relative_record
+from trainer.merge import MergeError, MergeRequest, merge_in_worker
 
 DEFAULT_MODEL_KEY = "registry.default_model"
 
@@ -120,6 +121,31 @@ class ModelService:
         if found is None:  # only a bug gets here: the caller holds the catalog lock
             raise NotFound(f"model {model_id} vanished while it was written")
         return found
+
+    async def merge(self, ref: str) -> ModelRow:
+        """Fold an adapter into its base: a full model, the next version of the adapter's name."""
+        adapter = await self.resolve(ref)
+        if not adapter.is_adapter:
+            raise Invalid(f"{adapter.label} is a full model already; only LoRA adapters merge")
+        if not adapter.base_path or not Path(adapter.base_path).is_dir():
+            raise Conflict(f"the base of {adapter.label} is gone; it cannot be merged")
+        work = self.store.artifacts.job_dir(f"merge-{new_id()}")
+        try:
+            request = MergeRequest(adapter.path, str(work / "model"), adapter.base_path)
+            try:
+                await merge_in_worker(request)
+            except MergeError as exc:
+                raise Conflict(f"merging {adapter.label} failed: {exc}") from None
+            return await self.register_local(
+                name=adapter.name,
+                job_id=adapter.job_id or "",
+                dataset_id=adapter.dataset_id or "",
+                base=adapter.base,
+                output_dir=work / "model",
+                metrics={**adapter.metrics, "merged_from": adapter.label},
+            )
+        finally:
+            self.store.artifacts.remove(work)
 
     async def resolve(self, ref: str) -> ModelRow:
         """A version by id, id prefix, `name@vN`, or `name` (its active version)."""

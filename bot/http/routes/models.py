@@ -34,6 +34,12 @@ async def delete_model(call: Call) -> web.StreamResponse:
     return json_response(ModelOut.of(await call.services.models.delete(call.param("id"))))
 
 
+async def merge_model(call: Call) -> web.StreamResponse:
+    """Fold a LoRA adapter into its base: a new full version of the adapter's name (201)."""
+    merged = await call.services.models.merge(call.param("id"))
+    return json_response(ModelOut.of(merged), 201)
+
+
 async def model_archive(call: Call) -> web.StreamResponse:
     """The version's Hugging Face folder as a .tar.gz, streamed as it is compressed."""
     model = await call.services.models.resolve(call.param("id"))
@@ -92,6 +98,16 @@ ROUTES = (
         "Delete a model version",
         "models",
         response=ModelOut,
+        errors=(404, 409, 422),
+    ),
+    Route(
+        "POST",
+        "/v1/models/{id}/merge",
+        merge_model,
+        "Merge a LoRA adapter into its base",
+        "models",
+        response=ModelOut,
+        status=201,
         errors=(404, 409, 422),
     ),
     Route(
