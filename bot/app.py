@@ -12,6 +12,7 @@ from bot.core.datasets import DatasetService
 from bot.core.events import EventBus
 from bot.core.generation import GenerationService
 from bot.core.jobs.backends.local import JobSettings, LocalBackend
+from bot.core.jobs.backends.ray_setup import build_ray_backend
 from bot.core.jobs.backends.unconfigured import NO_OPENAI, Unconfigured
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.service import JobService, QueueSettings
@@ -152,7 +153,12 @@ class App:
         ledger = JobLedger(store, bus)
         local = LocalBackend(ledger, datasets, models, self._pool, _job_settings(s))
         queue = QueueSettings(max_queue_length=s.trainer.max_queue_length)
-        jobs = JobService(ledger, [local, self._openai_backend(ledger, datasets, models)], queue)
+        notifications = NotificationOutbox(store.state)
+        ray = build_ray_backend(
+            s.ray, store.artifacts.root, ledger, datasets, models, notifications, _job_settings(s)
+        )
+        backends = [local, self._openai_backend(ledger, datasets, models), ray]
+        jobs = JobService(ledger, backends, queue)
         generation = GenerationService(
             store,
             models,
@@ -161,7 +167,6 @@ class App:
             max_new_tokens=s.trainer.max_new_tokens,
             remote=self._openai,
         )
-        notifications = NotificationOutbox(store.state)
         self._services = Services(
             store,
             bus,

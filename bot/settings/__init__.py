@@ -17,6 +17,7 @@ from bot.settings.load import (
 from bot.settings.logging import LoggingSettings
 from bot.settings.matrix import MatrixSettings
 from bot.settings.openai import OpenAISettings
+from bot.settings.ray import RaySettings
 from bot.settings.root import Settings
 from bot.settings.scheduler import SchedulerSettings
 from bot.settings.schedules import ScheduleSettings
@@ -34,6 +35,7 @@ __all__ = [
     "LoggingSettings",
     "MatrixSettings",
     "OpenAISettings",
+    "RaySettings",
     "ScheduleSettings",
     "SchedulerSettings",
     "Scope",

@@ -9,6 +9,7 @@ from bot.settings.http import HttpSettings
 from bot.settings.logging import LoggingSettings
 from bot.settings.matrix import MatrixSettings
 from bot.settings.openai import OpenAISettings
+from bot.settings.ray import RaySettings
 from bot.settings.scheduler import SchedulerSettings
 from bot.settings.schedules import ScheduleSettings
 from bot.settings.sources import SourceSettings
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type]
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)  # type: ignore[arg-type]
     openai: OpenAISettings = Field(default_factory=OpenAISettings)  # type: ignore[arg-type]
+    ray: RaySettings = Field(default_factory=RaySettings)  # type: ignore[arg-type]
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)  # type: ignore[arg-type]
     logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
     sources: list[SourceSettings] = Field(

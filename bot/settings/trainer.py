@@ -29,6 +29,9 @@ class TrainerSettings(Section):
     allow_hub: bool = Field(
         False, description="Let base= name a Hugging Face hub id (read from the local cache)."
     )
+    default_backend: str = Field(
+        "local", description="Backend of jobs that name none: local, openai, ray."
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     report_to: str = Field(
         "none", description="Experiment tracking: none, tensorboard, wandb, mlflow."

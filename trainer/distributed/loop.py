@@ -1,0 +1,148 @@
+"""What every Ray Train worker runs: `trainer.train.run_training` under DDP.
+
+Ray Train has set up the process group (gloo or NCCL) and the environment the Hugging
+Face Trainer reads (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR), so the Trainer wraps the
+model in DDP and shards the batches itself. What changes against a local run:
+
+- the job's `batch_size` is the global batch: each of N workers takes batch_size / N;
+- only rank 0 reports events (to the job's `JobDriver` actor) and writes the model;
+- the stop request is read by rank 0 and broadcast, so every rank stops at the same step
+  (a rank leaving the loop alone would hang the others in their next all-reduce);
+- a restarted attempt (a worker or node was lost) resumes from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from trainer.callbacks import Control
+from trainer.events import TrainEvent
+from trainer.spec import TrainSpec
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+STOP_CODES = (None, "pause", "cancel")
+
+
+class RemoteMethod(Protocol):
+    """A method of a Ray actor handle: `.remote(...)` gives an object ref."""
+
+    def remote(self, *args: object) -> ObjectRef[Any]: ...
+
+
+class DriverHandle(Protocol):
+    """The `JobDriver` actor as a worker sees it."""
+
+    put: RemoteMethod
+    stop_requested: RemoteMethod
+    hello: RemoteMethod
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Train the job in `config["spec"]` as one rank of the data-parallel group."""
+    import ray.train
+
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    driver: DriverHandle = config["driver"]
+    ray.get(driver.hello.remote(rank, os.getpid()))
+    spec = worker_spec(TrainSpec.from_dict(config["spec"]), rank, world)
+    from trainer.train import run_training
+
+    sink = RankZeroSink(driver, world) if rank == 0 else _drop
+    run_training(spec, sink, BroadcastControl(driver, rank, world))
+    if rank == 0:
+        ray.get(driver.put.remote({"event": "log", "level": "debug", "message": "worker done"}))
+
+
+def worker_spec(spec: TrainSpec, rank: int, world: int) -> TrainSpec:
+    """The spec one rank trains: its share of the batch, resumed if a checkpoint exists."""
+    hp = spec.hyperparameters
+    if hp.batch_size % world:
+        raise ValueError(f"batch_size {hp.batch_size} does not split over {world} workers")
+    folder = Path(spec.checkpoint_dir)
+    resume = folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
+    output_dir = spec.output_dir
+    if rank > 0:  # only rank 0 writes the model; the others' (empty) folders go nowhere
+        output_dir = tempfile.mkdtemp(prefix=f"trainbot-rank{rank}-")
+    return dataclasses.replace(
+        spec,
+        hyperparameters=hp.replace(batch_size=hp.batch_size // world),
+        resume=resume,
+        output_dir=output_dir,
+    )
+
+
+class RankZeroSink:
+    """Sends rank 0's events to the driver actor, token counts scaled to the whole group."""
+
+    def __init__(self, driver: DriverHandle, world: int) -> None:
+        self._driver = driver
+        self._world = world
+
+    def __call__(self, event: TrainEvent) -> None:
+        import ray
+
+        ref = self._driver.put.remote(scale_tokens(event, self._world))
+        if event["event"] in ("completed", "failed", "stopped"):
+            ray.get(ref)  # the final event must arrive before this process may end
+
+
+def scale_tokens(event: TrainEvent, world: int) -> TrainEvent:
+    """Rank 0 counts its own tokens; the job trained `world` times as many."""
+    if world == 1:
+        return event
+    raw: dict[str, Any] = dict(event)
+    for key in ("tokens_seen", "tokens_per_s", "total_tokens"):
+        if isinstance(raw.get(key), int | float):
+            raw[key] = raw[key] * world
+    metrics = raw.get("metrics")
+    if isinstance(metrics, dict):
+        raw["metrics"] = scale_tokens_metrics(metrics, world)
+    return raw  # type: ignore[return-value]
+
+
+def scale_tokens_metrics(metrics: dict[str, Any], world: int) -> dict[str, Any]:
+    """Final metrics with the group's token counts."""
+    scaled = dict(metrics)
+    for key in ("tokens_seen", "tokens_per_s"):
+        if isinstance(scaled.get(key), int | float):
+            scaled[key] = scaled[key] * world
+    return scaled
+
+
+def _drop(event: TrainEvent) -> None:
+    """Ranks above 0 say nothing: rank 0 speaks for the group."""
+
+
+class BroadcastControl(Control):
+    """Rank 0 reads the stop request from the driver; every rank gets rank 0's answer."""
+
+    def __init__(self, driver: DriverHandle, rank: int, world: int) -> None:
+        # No flags to share between processes: the driver actor holds the request.
+        self._driver = driver
+        self._rank = rank
+        self._world = world
+
+    def requested(self) -> str | None:
+        """ "cancel", "pause" or None, the same on every rank at the same call."""
+        import ray
+
+        reason: str | None = None
+        if self._rank == 0:
+            reason = ray.get(self._driver.stop_requested.remote())
+        if self._world == 1:
+            return reason
+        import torch
+        import torch.distributed as dist
+
+        # NCCL moves CUDA tensors only; gloo CPU ones.
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        code = torch.tensor([STOP_CODES.index(reason)], dtype=torch.long, device=device)
+        dist.broadcast(code, src=0)
+        return STOP_CODES[int(code.item())]
