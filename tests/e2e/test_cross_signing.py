@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import stat
-from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import vodozemac
+from nio import AsyncClientConfig, KeysUploadResponse
 
 from bot.dev.homeserver import SynapseServer
+from bot.matrix.cross_signing import Account, ensure_cross_signed
 
-from .bots import TestBot
-from .conftest import E2E, BotFactory, MakePerson
+from .conftest import E2E, PASSWORD, BotFactory, MakePerson, unique
+from .helpers import login
 
 pytestmark = E2E
 
@@ -61,20 +63,34 @@ async def query_keys(synapse: SynapseServer, token: str, user_id: str) -> dict[s
         return answer
 
 
-async def chain(synapse: SynapseServer, token: str, bot: TestBot) -> tuple[str, bool, bool, bool]:
+async def chain(
+    synapse: SynapseServer, token: str, user_id: str, device_id: str
+) -> tuple[str, bool, bool, bool]:
     """(master key, self-signing key signed by master, device signed by self-signing key,
-    device signed by the bot's device key itself) as another user sees them."""
-    keys = await query_keys(synapse, token, bot.user_id)
-    master = only_key(keys["master_keys"][bot.user_id])
-    self_signing = keys["self_signing_keys"][bot.user_id]
-    device = keys["device_keys"][bot.user_id][bot.connection.device_id]
-    device_key = device["keys"][f"ed25519:{bot.connection.device_id}"]
+    device signed by its own device key) as another user sees them."""
+    keys = await query_keys(synapse, token, user_id)
+    master = only_key(keys["master_keys"][user_id])
+    self_signing = keys["self_signing_keys"][user_id]
+    device = keys["device_keys"][user_id][device_id]
+    device_key = device["keys"][f"ed25519:{device_id}"]
     return (
         master,
-        verified(self_signing, bot.user_id, master),
-        verified(device, bot.user_id, only_key(self_signing)),
-        verified(device, bot.user_id, device_key, bot.connection.device_id),
+        verified(self_signing, user_id, master),
+        verified(device, user_id, only_key(self_signing)),
+        verified(device, user_id, device_key, device_id),
     )
+
+
+async def device_with_keys(synapse: SynapseServer, user_id: str, store: Path) -> Account:
+    """A new E2EE device of `user_id` whose device keys are on the server."""
+    store.mkdir()
+    config = AsyncClientConfig(encryption_enabled=True)
+    client = await login(synapse.base_url, user_id, PASSWORD, store_path=str(store), config=config)
+    try:
+        assert isinstance(await client.keys_upload(), KeysUploadResponse)
+        return Account(synapse.base_url, user_id, client.device_id, client.access_token, PASSWORD)
+    finally:
+        await client.close()
 
 
 async def test_device_is_cross_signed_at_first_start_and_keys_are_reused(
@@ -83,8 +99,9 @@ async def test_device_is_cross_signed_at_first_start_and_keys_are_reused(
     bob = await make_person("bob")
     bot = await bots.new(e2ee=True)
 
+    token, device_id = bob.client.access_token, bot.connection.device_id
     master, sub_key_signed, device_signed, self_signed = await chain(
-        synapse, bob.client.access_token, bot
+        synapse, token, bot.user_id, device_id
     )
 
     assert bot.connection.crypto is not None
@@ -98,33 +115,32 @@ async def test_device_is_cross_signed_at_first_start_and_keys_are_reused(
 
     assert again.connection.crypto is not None
     assert "unchanged" == again.connection.crypto.cross_signing
-    assert (master, True, True, True) == await chain(synapse, bob.client.access_token, again)
+    assert device_id == again.connection.device_id
+    assert (master, True, True, True) == await chain(synapse, token, bot.user_id, device_id)
 
 
 async def test_keys_the_bot_does_not_hold_are_left_alone_unless_replace_is_set(
-    synapse: SynapseServer, make_person: MakePerson, bots: BotFactory, tmp_path: Any
+    synapse: SynapseServer, make_person: MakePerson, tmp_path: Path
 ) -> None:
     bob = await make_person("bob")
-    first = await bots.new(e2ee=True)
-    master = (await chain(synapse, bob.client.access_token, first))[0]
-    await first.stop()
+    user_id, _ = await synapse.register_user(unique("trainbot"), PASSWORD)
+    first = await device_with_keys(synapse, user_id, tmp_path / "first")
+    assert "created" == await ensure_cross_signed(first, tmp_path / "first", "auto")
+    master = (await chain(synapse, bob.client.access_token, user_id, first.device_id))[0]
 
     # The store dir is lost: a new device of the same account, without the seeds.
-    lost = TestBot(replace(first.config, store_dir=tmp_path / "lost"))
-    bots.bots.append(lost)
-    await lost.start()
+    lost = await device_with_keys(synapse, user_id, tmp_path / "lost")
+    outcome = await ensure_cross_signed(lost, tmp_path / "lost", "auto")
 
-    assert lost.connection.crypto is not None
-    assert "foreign" == lost.connection.crypto.cross_signing
-    keys = await query_keys(synapse, bob.client.access_token, lost.user_id)
-    assert master == only_key(keys["master_keys"][lost.user_id])
-    device = keys["device_keys"][lost.user_id][lost.connection.device_id]
-    assert not verified(device, lost.user_id, only_key(keys["self_signing_keys"][lost.user_id]))
+    keys = await query_keys(synapse, bob.client.access_token, user_id)
+    device = keys["device_keys"][user_id][lost.device_id]
+    assert ("foreign", master) == (outcome, only_key(keys["master_keys"][user_id]))
+    assert not verified(device, user_id, only_key(keys["self_signing_keys"][user_id]))
 
-    reset = await bots.restart(lost, cross_signing="replace")
+    # The reset: replace asks for the password (the account has keys) and re-signs.
+    outcome = await ensure_cross_signed(lost, tmp_path / "lost", "replace")
 
-    assert reset.connection.crypto is not None
-    assert "created" == reset.connection.crypto.cross_signing
-    new_master, *signed = await chain(synapse, bob.client.access_token, reset)
+    new_master, *signed = await chain(synapse, bob.client.access_token, user_id, lost.device_id)
+    assert ("created", [True, True, True]) == (outcome, signed)
     assert master != new_master
-    assert [True, True, True] == signed
+    assert "unchanged" == await ensure_cross_signed(lost, tmp_path / "lost", "replace")

@@ -63,6 +63,10 @@ def build_config(
         "use_presence": False,
         "url_preview_enabled": False,
         "enable_metrics": False,
+        # Password hashing at bcrypt's minimum cost: every registration, login and
+        # password re-auth (cross-signing uploads) of this local-only server is a hash,
+        # and at the default 12 rounds tests spent most of a login hashing.
+        "bcrypt_rounds": 4,
         **RELAXED_RATE_LIMITS,
     }
     config.update(overrides or {})
