@@ -14,7 +14,15 @@ if TYPE_CHECKING:
 # Each module in bot/cli/ with this name defines `register(subparsers)`; the subcommand
 # it adds sets `func(args) -> int`. Heavy imports happen inside `func`, so `--help`
 # stays fast and the main process never imports torch by accident.
-SUBCOMMANDS: tuple[str, ...] = ("check_config", "run", "demo", "train", "generate", "dataset")
+SUBCOMMANDS: tuple[str, ...] = (
+    "check_config",
+    "run",
+    "demo",
+    "train",
+    "merge",
+    "generate",
+    "dataset",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

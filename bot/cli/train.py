@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from trainer.events import FinalEvent, Progress, TrainEvent, is_final
+from trainer.methods import METHOD_TYPES, MethodError, parse_method
 from trainer.spec import DATASET_FORMATS, DataOptions, Hyperparameters, TrainSpec
 
 if TYPE_CHECKING:
@@ -36,6 +37,16 @@ _HYPERPARAMETER_OPTIONS = {
     "val_fraction": "val_fraction",
     "seed": "seed",
     "eval_every": "eval_every",
+}
+
+# Method options (strings, checked by trainer.methods.parse_method with the job's rules).
+_METHOD_HELP = {
+    "lora_r": "LoRA rank (default 16); implies --method lora",
+    "lora_alpha": "LoRA alpha (default twice the rank)",
+    "lora_dropout": "LoRA dropout (default 0.05)",
+    "lora_targets": "comma-separated layer names (default: every linear layer)",
+    "quantize": "4bit: QLoRA (needs CUDA and bitsandbytes)",
+    "beta": "DPO beta (default 0.1)",
 }
 
 
@@ -63,6 +74,9 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--eval-every", type=int, help="steps between evaluations")
     parser.add_argument("--seed", type=int, help="random seed (same seed, same run)")
     parser.add_argument("--skip-invalid", action="store_true", help="leave out invalid rows")
+    parser.add_argument("--method", choices=METHOD_TYPES, help="full (default), lora or dpo")
+    for option, help_text in _METHOD_HELP.items():
+        parser.add_argument(f"--{option.replace('_', '-')}", help=help_text)
     parser.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     parser.add_argument("--checkpoint-dir", metavar="DIR", help="default: <out>.checkpoints")
     parser.add_argument("--resume", metavar="DIR", help="continue from the checkpoints in DIR")
@@ -70,8 +84,25 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def method_of(args: argparse.Namespace) -> dict[str, object] | None:
+    """The raw method the options ask for (checked by `parse_method`)."""
+    lora = {key: getattr(args, f"lora_{key}") for key in ("r", "alpha", "dropout", "targets")}
+    lora = {key: value for key, value in lora.items() if value is not None}
+    if args.quantize is not None:
+        lora["quantize"] = args.quantize
+    kind = args.method or ("lora" if lora else None)
+    if kind is None:
+        return None
+    method: dict[str, object] = {"type": kind}
+    if lora:
+        method["lora"] = lora
+    if args.beta is not None:
+        method["dpo"] = {"beta": args.beta}
+    return method
+
+
 def build_spec(args: argparse.Namespace) -> TrainSpec:
-    """The TrainSpec the arguments describe."""
+    """The TrainSpec the arguments describe (MethodError for bad method settings)."""
     changes = {
         field: getattr(args, option)
         for option, field in _HYPERPARAMETER_OPTIONS.items()
@@ -86,6 +117,7 @@ def build_spec(args: argparse.Namespace) -> TrainSpec:
         hyperparameters=Hyperparameters().replace(**changes),
         data=DataOptions(format=args.format, skip_invalid=args.skip_invalid),
         resume=args.resume is not None,
+        method=parse_method(method_of(args)),
     )
 
 
@@ -93,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
     """Validate the dataset here (fast, no torch), then train in a worker."""
     from trainer.data import read_dataset
 
-    spec = build_spec(args)
+    try:
+        spec = build_spec(args)
+    except MethodError as exc:
+        print(f"trainbot train: {exc}", file=sys.stderr)
+        return EXIT_DATASET_REFUSED
     report = read_dataset(spec.dataset_path, spec.data, spec.hyperparameters.block_size)
     if not report.ok:
         print(report.summary(), file=sys.stderr)
@@ -147,7 +183,7 @@ def _finish(final: FinalEvent, spec: TrainSpec, args: argparse.Namespace) -> int
 def resume_command(args: argparse.Namespace, checkpoint_dir: str) -> str:
     """The `trainbot train` command line that continues this run."""
     words = ["trainbot", "train", args.data, "--out", args.out, "--base", args.base]
-    for option in [*_HYPERPARAMETER_OPTIONS, "format"]:
+    for option in [*_HYPERPARAMETER_OPTIONS, "format", "method", *_METHOD_HELP]:
         value = getattr(args, option)
         if value is not None:
             words += [f"--{option.replace('_', '-')}", str(value)]

@@ -1,4 +1,4 @@
-"""`!models`, `!activate`, `!delete model|dataset`."""
+"""`!models`, `!activate`, `!merge`, `!delete model|dataset`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ async def activate(ctx: CommandContext, args: Args) -> Reply:
     return Reply.notice(f"{model.label} ({model.id}) is now active.")
 
 
+@command(
+    "merge",
+    help="Fold a LoRA adapter into its base: a full model, the next version of its name.",
+    example="merge stories-lora@v1",
+    args=(Arg("model"),),
+    slow=True,
+)
+async def merge(ctx: CommandContext, args: Args) -> Reply:
+    """Merge an adapter version; the new version waits for `!activate` like any retrain."""
+    merged = await ctx.services.models.merge(args.word(0, "model"))
+    source = merged.metrics.get("merged_from", "the adapter")
+    return Reply.notice(
+        f"Merged {source} into a full model: {merged.label} ({merged.id}). "
+        f"Use {ctx.prefix}activate {merged.label} to generate with it."
+    )
+
+
 @subcommand(
     "model",
     help="Delete a model version.",
@@ -66,4 +83,4 @@ delete = group(
     subcommands=(delete_model, delete_dataset),
 )
 
-COMMANDS = (models, activate, delete)
+COMMANDS = (models, activate, merge, delete)
