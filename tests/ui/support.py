@@ -3,6 +3,10 @@
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 CHROMIUM = os.environ.get("TRAINBOT_CHROMIUM", "/usr/bin/chromium")
 # Flags that work here: no sandbox (root in a container), no GPU, nothing fetched from outside.
@@ -30,3 +34,27 @@ def chromium_missing() -> str | None:
     except ImportError:
         return "the playwright package is not installed"
     return None
+
+
+async def sign_in(page: "Page", token: str) -> None:
+    """Sign in as a person does: type the token, press Enter, wait for the jobs page."""
+    from playwright.async_api import expect
+
+    await page.goto("/")
+    await page.get_by_label("API token").fill(token)
+    await page.get_by_label("API token").press("Enter")
+    await expect(page.locator("#view")).to_have_attribute("data-ready", "#/jobs")
+
+
+async def visit(page: "Page", hash_: str) -> None:
+    """Open a dashboard page and wait until it has loaded its data."""
+    from playwright.async_api import expect
+
+    await page.goto(f"/ui{hash_}")
+    await expect(page.locator("#view")).to_have_attribute("data-ready", hash_)
+
+
+async def shot(page: "Page", name: str) -> None:
+    """Save a full-page screenshot for people to look at (git-ignored)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

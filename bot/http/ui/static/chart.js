@@ -18,6 +18,7 @@ export class SeriesChart {
     this.xs = [];
     this.ys = labels.map(() => []);
     this.waiting = []; // receive times of points not drawn yet
+    this.sizes = []; // points on each redraw: shows a chart that grew live, not all at once
     this.scheduled = false;
     const series = [
       { label: xLabel },
@@ -74,6 +75,7 @@ export class SeriesChart {
 
   drawn() {
     const now = performance.now();
+    if (this.sizes.length < 10_000) this.sizes.push(this.xs.length);
     for (const received of this.waiting) registry.latencies.push(now - received);
     this.waiting = [];
     if (registry.latencies.length > 20_000) registry.latencies.splice(0, 10_000);

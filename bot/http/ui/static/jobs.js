@@ -141,9 +141,10 @@ export async function jobPage(view, jobId) {
     shown = job.status;
     controlsBox.replaceChildren(...jobButtons(job, async (action) => {
       try {
-        job = await post(`/v1/jobs/${enc(job.id)}/${action}`);
-        notice(message, `${action}: the job is now ${job.status}.`);
-        render();
+        // The status shown comes from the event stream only: the answer to this request
+        // can arrive after newer state events and would put an old status back.
+        const answer = await post(`/v1/jobs/${enc(job.id)}/${action}`);
+        notice(message, `Asked to ${action}: the job was ${answer.status} when asked; this page follows its events.`);
       } catch (error) {
         notice(message, `Could not ${action} the job: ${error.message}`, "error");
       }
@@ -184,7 +185,7 @@ export async function jobPage(view, jobId) {
 }
 
 function card(label, value) {
-  return [h("dl", { class: "card" }, h("dt", {}, label), h("dd", {}, value))];
+  return [h("dl", { class: "card", "data-fact": label.toLowerCase() }, h("dt", {}, label), h("dd", {}, value))];
 }
 
 function jobButtons(job, act) {
