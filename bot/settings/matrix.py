@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from bot.settings.section import Section
 
@@ -48,3 +49,14 @@ class MatrixSettings(Section):
         '(kept in store_dir); "replace" replaces keys the bot does not hold (a reset).',
     )
     leave_when_alone: bool = Field(False, description="Leave a room when the bot is alone.")
+
+    @model_validator(mode="after")
+    def _e2ee_needs_its_library(self) -> MatrixSettings:
+        # Refused at load (and by `trainbot check-config`), not after the login: matrix-nio
+        # encrypts with vodozemac, installed by the e2e extra.
+        if self.enabled and self.e2ee is True and find_spec("vodozemac") is None:
+            raise ValueError(
+                "e2ee = true needs the e2e extra (pip install 'trainbot[e2e]'); install it, "
+                'or set e2ee = "auto" to run unencrypted where it is missing'
+            )
+        return self
