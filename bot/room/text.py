@@ -155,10 +155,10 @@ def loss_curve_title(job: JobRow) -> str:
 
 
 def task_what(task: DataTaskRow) -> str:
-    """`cleaning ds@v1` or `generating stories`."""
+    """`cleaning dataset ds@v1` or `generating dataset stories`."""
     if task.kind == "optimize":
-        return f"cleaning {task.params.get('source', task.dataset_name)}"
-    return f"generating {task.dataset_name}"
+        return f"cleaning dataset {task.params.get('source', task.dataset_name)}"
+    return f"generating dataset {task.dataset_name}"
 
 
 def task_progress_line(task: DataTaskRow, progress: Progress) -> str:
@@ -169,7 +169,7 @@ def task_progress_line(task: DataTaskRow, progress: Progress) -> str:
     if progress.invalid:
         line += f", {progress.invalid} {invalid}"
     if task.status == JobStatus.SUCCEEDED:
-        line += f" → {task.result_label}"
+        line += f" → dataset {task.result_label}"
     elif task.status == JobStatus.FAILED:
         line += " — failed"
     return line
@@ -182,13 +182,14 @@ def task_final_text(task: DataTaskRow) -> str:
     report = task.report
     if task.kind == "optimize":
         head = (
-            f"✅ Task {task.id}: cleaned {task.params.get('source')} into {task.result_label} "
+            f"✅ Task {task.id}: cleaned dataset {task.params.get('source')} into dataset "
+            f"{task.result_label} "
             f"({report.get('stored')} records, {report.get('changed', 0)} changed)."
         )
         problem = "answers failed validation; those records kept the original"
     else:
         head = (
-            f"✅ Task {task.id}: generated {task.result_label} "
+            f"✅ Task {task.id}: generated dataset {task.result_label} "
             f"({report.get('stored')} prompt/completion pairs)."
         )
         problem = "combinations were left out"

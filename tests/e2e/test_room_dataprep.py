@@ -66,20 +66,22 @@ async def test_optimize_answers_an_estimate_then_cleans_into_a_new_version(
     fake.chat_reply, fake.chat_gate = clean, asyncio.Event()
     ack = await room.answer("!optimize ds confirm")
     started = re.fullmatch(
-        r"Started task (\w+): cleaning ds@v1 \(12 records\)\. "
+        r"Started task (\w+): cleaning dataset ds@v1 \(12 records\)\. "
         r"Progress follows here\.",
         ack,
     )
     assert started, ack
     task_id = started[1]
-    progress = await room.wait(notice_containing(f"⏳ cleaning ds@v1 (task {task_id}): 0/12 done"))
+    first = f"⏳ cleaning dataset ds@v1 (task {task_id}): 0/12 done"
+    progress = await room.wait(notice_containing(first))
     fake.chat_gate.set()
     await room.wait(
-        edit_of(str(progress["event_id"]), lambda body: body.endswith("12/12 done → ds@v2"))
+        edit_of(str(progress["event_id"]), lambda body: body.endswith("12/12 done → dataset ds@v2"))
     )
     final = await room.wait(notice_containing(f"Task {task_id}: cleaned"))
     assert final["content"]["body"].startswith(
-        f"✅ Task {task_id}: cleaned ds@v1 into ds@v2 (12 records, 12 changed). Used "
+        f"{ann.user_id[1:].split(':')[0]}: ✅ Task {task_id}: cleaned dataset ds@v1 into "
+        "dataset ds@v2 (12 records, 12 changed). Used "
     )
     new = await app.services.datasets.resolve("ds@v2")
     assert [{"text": f"Café number {i}"} for i in range(12)] == rows(new.path)
@@ -104,11 +106,12 @@ async def test_generate_answers_the_count_then_stores_the_final_prompts(
     assert [] == fake.chat_requests
 
     ack = await room.answer(GENERATE + " confirm")
-    started = re.match(r"Started task (\w+): generating heroes \(12 pairs\)", ack)
+    started = re.match(r"Started task (\w+): generating dataset heroes \(12 pairs\)", ack)
     assert started, ack
     final = await room.wait(notice_containing(f"Task {started[1]}: generated"))
-    assert final["content"]["body"].startswith(
-        f"✅ Task {started[1]}: generated heroes@v1 (12 prompt/completion pairs)."
+    assert (
+        f"✅ Task {started[1]}: generated dataset heroes@v1 (12 prompt/completion pairs)."
+        in final["content"]["body"]
     )
     stored = rows((await app.services.datasets.resolve("heroes@v1")).path)
     assert {"prompt": "human, ranger", "completion": "A tale of human ranger."} == stored[0]

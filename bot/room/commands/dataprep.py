@@ -49,7 +49,7 @@ async def optimize(ctx: CommandContext, args: Args) -> Reply:
     )
     await ctx.follow_task(task)
     return Reply.notice(
-        f"Started task {task.id}: cleaning {task.params['source']} "
+        f"Started task {task.id}: cleaning dataset {task.params['source']} "
         f"({task.progress['total']} records). Progress follows here."
     )
 

@@ -142,7 +142,8 @@ async def generate(ctx: CommandContext, args: Args) -> Reply:
     task = await dataprep.generate(name, spec, requested_by=ctx.sender, room_id=ctx.message.room_id)
     await ctx.follow_task(task)
     return Reply.notice(
-        f"Started task {task.id}: generating {name} ({spec.count} pairs). Progress follows here."
+        f"Started task {task.id}: generating dataset {name} ({spec.count} pairs). "
+        "Progress follows here."
     )
 
 
