@@ -1,0 +1,58 @@
+"""Job control and listing through the official client: cancel, `after` pages, metadata."""
+
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.openai_api.conftest import Trained, wait_final
+from tests.openai_api.support import chat_rows, jsonl
+
+
+@pytest.fixture(scope="module")
+def small_file(client: OpenAI) -> str:
+    return client.files.create(
+        file=("small.jsonl", jsonl(chat_rows(12, seed=3))), purpose="fine-tune"
+    ).id
+
+
+def test_cancel_ends_a_job_without_a_model(client: OpenAI, small_file: str) -> None:
+    job = client.fine_tuning.jobs.create(
+        training_file=small_file, model="micro", hyperparameters={"n_epochs": 50}
+    )
+    client.fine_tuning.jobs.cancel(job.id)  # a running job stops at its next step
+    final, _ = wait_final(client, job.id)
+    assert ("cancelled", None) == (final.status, final.fine_tuned_model)
+    with pytest.raises(openai.ConflictError):
+        client.fine_tuning.jobs.cancel(job.id)
+
+
+def test_jobs_are_paged_with_after_and_filtered_by_metadata(
+    client: OpenAI, small_file: str, trained: Trained
+) -> None:
+    made = []
+    for index in range(3):
+        job = client.fine_tuning.jobs.create(
+            training_file=small_file, model="micro", metadata={"batch": "paging", "n": str(index)}
+        )
+        client.fine_tuning.jobs.cancel(job.id)
+        made.append(job.id)
+    newest_first = made[::-1]
+    first = client.fine_tuning.jobs.list(limit=2, metadata={"batch": "paging"})
+    second = client.fine_tuning.jobs.list(
+        limit=2, after=first.data[-1].id, metadata={"batch": "paging"}
+    )
+    assert (True, False) == (first.has_more, second.has_more)
+    assert newest_first == [j.id for j in first.data + second.data]
+    only = client.fine_tuning.jobs.list(metadata={"batch": "paging", "n": "1"}).data
+    assert [made[1]] == [j.id for j in only]
+    everything = [j.id for j in client.fine_tuning.jobs.list(limit=100)]
+    assert [*newest_first, trained.job.id] == [
+        i for i in everything if i in made or i == trained.job.id
+    ]
+    for job_id in made:
+        wait_final(client, job_id)
+
+
+def test_an_unknown_job_is_not_found(client: OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError):
+        client.fine_tuning.jobs.retrieve("ftjob-nosuchjob")
