@@ -152,7 +152,7 @@ class App:
         models = ModelService(store)
         ledger = JobLedger(store, bus)
         local = LocalBackend(ledger, datasets, models, self._pool, _job_settings(s))
-        queue = QueueSettings(max_queue_length=s.trainer.max_queue_length)
+        queue = QueueSettings(s.trainer.max_queue_length, s.trainer.default_backend)
         notifications = NotificationOutbox(store.state)
         ray = build_ray_backend(
             s.ray, store.artifacts.root, ledger, datasets, models, notifications, _job_settings(s)

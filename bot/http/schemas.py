@@ -91,8 +91,13 @@ class JobCreate(Body):
     hyperparameters: dict[str, int | float] | None = Field(
         None, description="e.g. {'max_steps': 200, 'learning_rate': 0.0005}."
     )
-    backend: Literal["local", "openai"] = Field(
-        "local", description="Where to train: here, or at OpenAI (needs [openai] api_key)."
+    backend: Literal["local", "openai", "ray"] | None = Field(
+        None,
+        description="Where to train: here, at OpenAI (needs [openai] api_key) or on a Ray "
+        "cluster (needs [ray] address); default trainer.default_backend.",
+    )
+    resources: dict[str, int | float] | None = Field(
+        None, description="Ray: {'workers': 2, 'gpus_per_worker': 1, 'cpus_per_worker': 4}."
     )
     method: MethodBody | None = Field(None, description="e.g. {'type': 'lora', 'lora': {'r': 16}}.")
 

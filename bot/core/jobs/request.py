@@ -16,7 +16,7 @@ class JobRequest:
     base: str | None = None
     name: str | None = None
     hyperparameters: dict[str, Any] | None = None
-    backend: str = "local"
+    backend: str = ""  # empty: trainer.default_backend
     # How to train, raw as asked: {"type": "lora", "lora": {"r": 16}}; checked by the backend.
     method: dict[str, Any] | None = None
     # Where to train, raw as asked: {"workers": 2, "gpus_per_worker": 1}; checked by the backend.

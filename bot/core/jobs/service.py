@@ -32,6 +32,7 @@ class QueueSettings:
     """How many queued jobs the service accepts (`trainer.max_queue_length`)."""
 
     max_queue_length: int = 100
+    default_backend: str = "local"  # for requests that name no backend
 
 
 class JobService:
@@ -150,7 +151,7 @@ class JobService:
     # -- internals --------------------------------------------------------------------
 
     def _backend(self, name: str) -> TrainingBackend:
-        backend = self.backends.get(name)
+        backend = self.backends.get(name or self.settings.default_backend)
         if backend is None:
             names = [repr(known) for known in self.backends]
             choices = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)

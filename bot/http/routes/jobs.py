@@ -24,7 +24,8 @@ async def create_job(call: Call) -> web.StreamResponse:
         base=body.base,
         name=body.name,
         hyperparameters=body.hyperparameters,
-        backend=body.backend,
+        backend=body.backend or "",
+        resources=body.resources,
         method=body.method.raw() if body.method else None,
     )
     key = call.request.headers.get("Idempotency-Key") or None

@@ -34,7 +34,11 @@ def _hyper_options() -> tuple[Option, ...]:
     return (
         *local,
         *(_hyper_option(key) for key in remote if key in ALIASES),
-        Option("backend", shape="local|openai", help="Where to train (default: here)."),
+        Option(
+            "backend",
+            shape="local|openai|ray",
+            help="Where to train (default: trainer.default_backend).",
+        ),
         Option("suffix", help="A name part for the OpenAI model (backend=openai)."),
         *(_hyper_option(key) for key in remote if key not in ALIASES and key != "suffix"),
     )
@@ -98,7 +102,7 @@ async def train(ctx: CommandContext, args: Args) -> Reply:
         base=args.text("base"),
         name=args.text("name"),
         hyperparameters=options_dict(args, HYPER_KEYS),
-        backend=args.options.get("backend", "local"),
+        backend=args.options.get("backend", ""),
         method=_method(args),
         resources=_resources(args),
     )
