@@ -14,9 +14,8 @@ from bot.app import App
 from tests.http.support import records
 from tests.ui.support import ADMIN, READER, TRAINER, shot, sign_in, visit
 
-playwright = pytest.importorskip("playwright.async_api")
-expect = playwright.expect
-Page = playwright.Page
+pytest.importorskip("playwright.async_api")
+from playwright.async_api import Page, expect
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PAGES = ("#/jobs", "#/models", "#/datasets", "#/playground", "#/schedules")

@@ -35,7 +35,7 @@ export class SeriesChart {
       width: Math.max(container.clientWidth, 280),
       height: 240,
       series,
-      axes: [{ label: xLabel }, { label: yLabel }],
+      axes: [{ label: xLabel }, { label: yLabel, size: 60, values: (u, ticks) => ticks.map(tick) }],
       scales: { x: { time: false } },
       hooks: { draw: [() => this.drawn()] },
     };
@@ -90,6 +90,14 @@ export class SeriesChart {
     this.resizer.disconnect();
     this.plot.destroy();
   }
+}
+
+// Axis numbers people can read: a learning rate of 0.0005 is not "0".
+function tick(v) {
+  if (v === 0) return "0";
+  const size = Math.abs(v);
+  if (size < 0.01 || size >= 1e6) return v.toExponential(1);
+  return String(Number(v.toPrecision(4)));
 }
 
 function lowerBound(sorted, x) {
