@@ -99,6 +99,13 @@ def tokens_per_second(
     return measured or BUILTIN_TOKENS_PER_S.get(base, BUILTIN_TOKENS_PER_S[_FALLBACK_BASE])
 
 
+def measured_here(
+    base: str, path: str | os.PathLike[str] | None = None, device: str = "cpu"
+) -> bool:
+    """Whether a run of (base, device) was measured on this machine (else: built-in guesses)."""
+    return _measured(base, path, device, "tokens_per_s") > 0
+
+
 def overhead_seconds(
     base: str, path: str | os.PathLike[str] | None = None, device: str = "cpu"
 ) -> float:

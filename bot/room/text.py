@@ -101,9 +101,12 @@ def queued_text(job: JobRow, announced: dict[str, Any], prefix: str) -> str:
     """The acknowledgement of `train`: what trains on what, the queue, the estimate."""
     position = int(announced.get("position", 1))
     waiting = f", {position - 1} ahead in the queue" if position > 1 else ""
+    estimate = duration(announced.get("estimate_s"))
+    if announced.get("estimate_measured") is False:
+        estimate += " (a first guess: no run of this base was measured here yet)"
     return (
         f"Queued job {job.id}: {job.name} from dataset {announced.get('dataset')} on "
-        f"{job.base}{waiting}; estimated {duration(announced.get('estimate_s'))}. "
+        f"{job.base}{waiting}; estimated {estimate}. "
         f"Progress will appear here; {prefix}cancel {job.id} stops it."
     )
 

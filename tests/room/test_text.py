@@ -1,7 +1,11 @@
 """Room text: domain errors read with the configured prefix and point at chat commands."""
 
+from dataclasses import replace
+
 from bot.core.errors import NotFound
-from bot.room.text import code_spans, error_text
+from bot.core.types import JobStatus
+from bot.room.text import code_spans, error_text, job_final_text, queued_text
+from storage.jobs import JobRow
 
 
 def test_a_domain_error_names_commands_with_the_rooms_prefix_and_no_http_route() -> None:
@@ -24,3 +28,50 @@ def test_code_spans_are_code_in_the_html_and_the_rest_is_escaped() -> None:
 
     assert "Send `!optimize a<b> confirm` to run it & see." == shown.plain
     assert "Send <code>!optimize a&lt;b&gt; confirm</code> to run it &amp; see." == shown.html
+
+
+def _job(**changes: object) -> JobRow:
+    job = JobRow(
+        id="j1",
+        name="tales",
+        status=JobStatus.SUCCEEDED,
+        backend="local",
+        dataset_id="d1",
+        base="micro",
+        spec={},
+        requested_by="@cleo:example.org",
+        room_id="!r",
+        result={"model": "tales@v2", "model_id": "m2"},
+        error=None,
+        model_id="m2",
+        created_at=0.0,
+        started_at=0.0,
+        finished_at=1.0,
+        updated_at=1.0,
+        remote_id=None,
+    )
+    return replace(job, **changes)  # type: ignore[arg-type]
+
+
+def test_the_acknowledgement_says_when_its_estimate_is_a_first_guess() -> None:
+    announced = {"position": 2, "estimate_s": 75.0, "dataset": "tales@v1"}
+
+    measured = queued_text(_job(), announced | {"estimate_measured": True}, "!")
+    guessed = queued_text(_job(), announced | {"estimate_measured": False}, "!")
+
+    assert measured == (
+        "Queued job j1: tales from dataset tales@v1 on micro, 1 ahead in the queue; "
+        "estimated 1m15s. Progress will appear here; !cancel j1 stops it."
+    )
+    assert "estimated 1m15s (a first guess: no run of this base was measured here yet)." in guessed
+
+
+def test_a_success_says_which_version_is_active_and_how_to_switch() -> None:
+    still_v1 = job_final_text(_job(), "!", active="tales@v1")
+    now_v2 = job_final_text(_job(), "!", active="tales@v2")
+
+    assert still_v1.startswith("✅ Job j1 succeeded: model tales@v2 is ready. ")
+    assert "Model tales@v1 is still the active version; !activate tales@v2 switches to it." in (
+        still_v1
+    )
+    assert "It is the active version now." in now_v2

@@ -114,6 +114,7 @@ class LocalBackend:
         announce = {
             "position": queued + 1,
             "estimate_s": self._estimate(dataset.stats, spec),
+            "estimate_measured": self._measured(spec),
             "dataset": dataset.label,
             "base": base_ref,
         }
@@ -134,6 +135,12 @@ class LocalBackend:
         self.runs.control(job, action)
         await self.ledger.log(job.id, f"{action} requested")
         return job
+
+    def _measured(self, spec: TrainSpec) -> bool:
+        """Whether the estimate rests on a run measured here (else on built-in figures)."""
+        from trainer.throughput import measured_here
+
+        return measured_here(spec.base, self.store.artifacts.throughput_file)
 
     def _estimate(self, stats: dict[str, Any], spec: TrainSpec) -> float | None:
         from trainer.throughput import estimate_seconds
