@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -72,6 +73,22 @@ def test_the_script_trains_the_demo_dataset_and_generates(
     assert generated.startswith("trainbot: Once upon a time")
     assert len(generated) > len("trainbot: Once upon a time") + 10
     assert "— demo@v1, " in out
+
+
+def test_demo_json_says_where_the_demo_is(
+    scripted: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, work_dir = scripted
+    saved = json.loads((work_dir / "demo.json").read_text())
+
+    assert f"Homeserver:  {saved['homeserver']}  (server name {saved['server_name']})" in (
+        result.stdout
+    )
+    assert f"Room:        {saved['room_id']}  " in result.stdout
+    assert "@demo:localhost" == saved["demo_user_id"]
+    assert f"Bot:         {saved['bot_user_id']}; logs in " in result.stdout
+    assert f"HTTP API:    {saved['http_url']}  (Bearer {saved['http_token']})" in result.stdout
+    assert 0o600 == (work_dir / "demo.json").stat().st_mode & 0o777
 
 
 def test_a_second_run_logs_in_again_and_the_console_talks_to_the_bot(

@@ -30,10 +30,21 @@ from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 
 PRELOAD = ["trainer.workers.preload"]
+# Where workers write what libraries print (retries, warnings); unset: the service's
+# stderr. An environment variable, because workers are forked from the forkserver, which
+# inherits the environment when it starts, not from the service as it is later.
+OUTPUT_ENV = "TRAINBOT_WORKER_OUTPUT"
 
 WorkerContext = ForkServerContext | SpawnContext
 OnMessage = Callable[[object], None]
 OnExit = Callable[[int | None], None]
+
+
+def send_worker_output_to(path: str | os.PathLike[str]) -> None:
+    """Have workers started from now on append their stdout and stderr to `path` (the
+    demo's log file: its terminal shows the room, not library chatter). Call it before
+    the first worker context is made."""
+    os.environ[OUTPUT_ENV] = os.fspath(path)
 
 
 def worker_context() -> WorkerContext:
@@ -192,8 +203,7 @@ def prepare_child(num_threads: int) -> None:
     # The parent decides what Ctrl-C means (pause); the terminal sends SIGINT to the
     # whole process group, so the child must not die of it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Libraries print to stdout; the parent's stdout may be a JSON event stream.
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _redirect_output(os.environ.get(OUTPUT_ENV))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
     import transformers
@@ -203,6 +213,17 @@ def prepare_child(num_threads: int) -> None:
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def _redirect_output(path: str | None) -> None:
+    """Libraries print to stdout, and the parent's stdout may be a JSON event stream: both
+    streams go to stderr, or to the file `send_worker_output_to` named."""
+    if path:
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.dup2(fd, sys.stderr.fileno())
+            os.close(fd)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
 
 def die_with_parent() -> None:

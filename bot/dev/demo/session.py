@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +18,7 @@ from bot.dev.homeserver import SynapseServer
 from bot.logs import configure_logging
 from bot.settings import Settings
 from trainer.data import read_records
+from trainer.workers.process import send_worker_output_to
 
 BOT_LOCALPART = "trainbot"
 DEMO_LOCALPART = "demo"
@@ -69,7 +71,20 @@ class DemoSession:
         self.view = RoomView(client, room_id, self.write)
         await self.view.start()
         await wait_until_member(client, room_id, self.bot_id, self.options.join_timeout_s)
+        self.state.save(self.options.work_dir, **self.details())
         return self.view
+
+    def details(self) -> dict[str, str | None]:
+        """Where the running demo is, as `demo.json` keeps it."""
+        assert self.view is not None and self.app is not None
+        return {
+            "homeserver": self.synapse.base_url,
+            "server_name": self.synapse.server_name,
+            "room_id": self.view.room_id,
+            "bot_user_id": self.bot_id,
+            "demo_user_id": self.demo_id,
+            "http_url": self.app.http.url if self.app.http is not None else None,
+        }
 
     async def stop(self) -> None:
         """Stop the view, the bot (pausing a running job) and Synapse; idempotent."""
@@ -102,9 +117,13 @@ class DemoSession:
         settings = demo_settings(
             self.options, self.synapse.base_url, self.bot_id, self.demo_id, self.state
         )
-        # The bot logs to a file: the terminal belongs to the room transcript.
-        self._log_file = (self.options.work_dir / "trainbot.log").open("a", encoding="utf-8")
+        # The bot logs to a file: the terminal belongs to the room transcript. Workers
+        # (forked later) write there too, and never ask the hub for anything.
+        log_path = self.options.work_dir / "trainbot.log"
+        self._log_file = log_path.open("a", encoding="utf-8")
         configure_logging("INFO", "console", settings.secret_values(), self._log_file)
+        send_worker_output_to(log_path)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.app = App(settings)
         await self.app.start()
         assert self.app.matrix is not None  # the demo always runs the Matrix face

@@ -1,4 +1,5 @@
-"""What the demo keeps in its work dir between runs: passwords and the HTTP token."""
+"""What the demo keeps in its work dir between runs: passwords and the HTTP token, and
+where the running demo is (homeserver, room, users, HTTP API)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,20 @@ class DemoState:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DemoSetupError(f"{path} is unreadable ({exc}); remove {work_dir}") from None
         state = cls(_password(), _password(), secrets.token_urlsafe(24))
-        work_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump(asdict(state), file, indent=2)
+        state.save(work_dir)
         return state
+
+    def save(self, work_dir: Path, **details: str | None) -> None:
+        """Write `demo.json` (owner-only): the secrets, and once the demo is up how to
+        reach it (`homeserver`, `room_id`, `bot_user_id`, `demo_user_id`, `http_url`),
+        so a script needs nothing from the terminal."""
+        work_dir.mkdir(parents=True, exist_ok=True)
+        path = work_dir / "demo.json"
+        tmp = path.with_name(f".{path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump(asdict(self) | details, file, indent=2)
+        os.replace(tmp, path)
 
 
 class DemoSetupError(RuntimeError):
