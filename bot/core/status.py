@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.types import JobStatus
 from storage.overview import read_overview
@@ -25,10 +26,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-async def overview(store: Store) -> dict[str, Any]:
-    """Jobs by state, the queue, running jobs with their latest progress, active models."""
+@runtime_checkable
+class ClusterBackend(Protocol):
+    """A backend that trains on a cluster (Ray) and can describe it."""
+
+    name: str
+
+    async def cluster_overview(self) -> dict[str, Any]: ...
+
+
+async def overview(store: Store, backends: Iterable[object] = ()) -> dict[str, Any]:
+    """Jobs by state, the queue, running jobs with progress, active models, clusters."""
     found = await read_overview(store.db)
+    clusters = [b for b in backends if isinstance(b, ClusterBackend)]
     return {
+        "clusters": {b.name: await b.cluster_overview() for b in clusters},
         "jobs": found.counts,
         "queue_length": found.counts.get(JobStatus.QUEUED, 0),
         "running": found.running,

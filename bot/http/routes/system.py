@@ -36,6 +36,7 @@ class Status(BaseModel):
     running: list[dict[str, Any]]
     active_models: list[dict[str, Any]]
     versions: dict[str, str]
+    clusters: dict[str, dict[str, Any]] = {}  # e.g. "ray": nodes, CPUs/GPUs, its jobs
 
 
 async def healthz(call: Call) -> web.StreamResponse:
@@ -70,7 +71,8 @@ async def _training_workers(services: Services) -> str:
 
 async def status(call: Call) -> web.StreamResponse:
     """The overview behind `!status`."""
-    return json_response(Status.model_validate(await overview(call.services.store)))
+    found = await overview(call.services.store, call.services.jobs.backends.values())
+    return json_response(Status.model_validate(found))
 
 
 async def metrics(call: Call) -> web.StreamResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.core.jobs.states import STATUSES
 from bot.core.status import overview
 from bot.core.types import JobStatus
@@ -27,13 +29,14 @@ async def status(ctx: CommandContext, args: Args) -> Reply:
         if job.result:
             lines.append(_result(job.result))
         return Reply.notice("\n".join(lines))
-    info = await overview(ctx.services.store)
+    info = await overview(ctx.services.store, ctx.services.jobs.backends.values())
     counts = ", ".join(f"{n} {s}" for s, n in sorted(info["jobs"].items())) or "no jobs yet"
     active = ", ".join(m["label"] for m in info["active_models"]) or "none"
     lines = [f"Jobs: {counts}. Queue: {info['queue_length']}. Active models: {active}."]
     for run in info["running"]:
         job = await ctx.services.jobs.get(run["id"])
         lines.append(progress_line(job, run["progress"]))
+    lines.extend(_cluster_line(name, c) for name, c in info["clusters"].items())
     return Reply.notice("\n".join(lines))
 
 
@@ -103,3 +106,18 @@ def _result(result: dict[str, object]) -> str:
 
 
 COMMANDS = (status, jobs, cancel, pause, resume)
+
+
+def _cluster_line(name: str, cluster: dict[str, Any]) -> str:
+    """ "Ray cluster: 2 nodes, 3 of 8 CPUs free, 1 of 2 GPUs free, 1 job; 1 waiting." """
+    waiting = "".join(f" Job {job[:8]}: {why}." for job, why in cluster["waiting"].items())
+    if not cluster.get("reachable"):
+        return f"{name.capitalize()} cluster unreachable: {cluster.get('reason')}.{waiting}"
+    nodes = cluster["nodes"]
+    cpus = f"{cluster['cpus_free']:g} of {cluster['cpus']:g} CPUs free"
+    gpus = f", {cluster['gpus_free']:g} of {cluster['gpus']:g} GPUs free" if cluster["gpus"] else ""
+    jobs = len(cluster["jobs"])
+    return (
+        f"{name.capitalize()} cluster: {nodes} node{'s' * (nodes != 1)}, {cpus}{gpus}, "
+        f"{jobs} job{'s' * (jobs != 1)} on it.{waiting}"
+    )
