@@ -19,6 +19,7 @@ export class SeriesChart {
     this.ys = labels.map(() => []);
     this.waiting = []; // receive times of points not drawn yet
     this.sizes = []; // points on each redraw: shows a chart that grew live, not all at once
+    this.draws = []; // [wall-clock ms, ms spent redrawing] per redraw, for benches
     this.scheduled = false;
     const series = [
       { label: xLabel },
@@ -69,13 +70,17 @@ export class SeriesChart {
     this.scheduled = true;
     requestAnimationFrame(() => {
       this.scheduled = false;
+      this.began = performance.now();
       this.plot.setData([this.xs, ...this.ys]);
     });
   }
 
   drawn() {
     const now = performance.now();
-    if (this.sizes.length < 10_000) this.sizes.push(this.xs.length);
+    if (this.sizes.length < 10_000) {
+      this.sizes.push(this.xs.length);
+      this.draws.push([performance.timeOrigin + now, now - (this.began ?? now)]);
+    }
     for (const received of this.waiting) registry.latencies.push(now - received);
     this.waiting = [];
     if (registry.latencies.length > 20_000) registry.latencies.splice(0, 10_000);
