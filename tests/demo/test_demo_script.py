@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.dev.homeserver import default_synapse_python
 
@@ -84,7 +85,9 @@ def test_demo_json_says_where_the_demo_is(
     assert f"Homeserver:  {saved['homeserver']}  (server name {saved['server_name']})" in (
         result.stdout
     )
-    assert f"Room:        {saved['room_id']}  " in result.stdout
+    room = f"Room:        {saved['room_id']}  (#trainbot-demo:localhost"
+    # Encrypted, as Element makes a new room, wherever the e2e extra is installed.
+    assert room + (", end-to-end encrypted)" if ENCRYPTION_ENABLED else ")") in result.stdout
     assert "@demo:localhost" == saved["demo_user_id"]
     assert f"Bot:         {saved['bot_user_id']}; logs in " in result.stdout
     assert f"HTTP API:    {saved['http_url']}  (Bearer {saved['http_token']})" in result.stdout

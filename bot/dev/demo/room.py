@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from nio import (
     AsyncClient,
+    AsyncClientConfig,
+    EnableEncryptionBuilder,
     JoinedMembersResponse,
     JoinResponse,
     LoginResponse,
@@ -14,6 +17,7 @@ from nio import (
     RoomInviteResponse,
     RoomResolveAliasResponse,
 )
+from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.dev.demo.state import DemoSetupError
 from bot.dev.homeserver import SynapseServer
@@ -32,9 +36,20 @@ async def ensure_user(synapse: SynapseServer, localpart: str, password: str) -> 
     return user_id
 
 
-async def log_in(base_url: str, user_id: str, password: str) -> AsyncClient:
-    """A nio client logged in as `user_id` (the demo user's terminal side)."""
-    client = AsyncClient(base_url, user_id)
+async def log_in(
+    base_url: str, user_id: str, password: str, store_dir: Path | None = None
+) -> AsyncClient:
+    """A nio client logged in as `user_id` (the demo user's terminal side); with
+    `store_dir` and the e2e extra installed it encrypts, as Element does by default."""
+    encrypted = ENCRYPTION_ENABLED and store_dir is not None
+    if store_dir is not None and encrypted:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    client = AsyncClient(
+        base_url,
+        user_id,
+        store_path=str(store_dir) if store_dir is not None and encrypted else "",
+        config=AsyncClientConfig(encryption_enabled=encrypted),
+    )
     response = await client.login(password, device_name="trainbot demo terminal")
     if not isinstance(response, LoginResponse):
         await client.close()
@@ -42,6 +57,8 @@ async def log_in(base_url: str, user_id: str, password: str) -> AsyncClient:
             f"cannot log in as {user_id}: {response.message} (the work dir's demo.json does "
             "not match its homeserver; remove the work dir to start fresh)"
         )
+    if client.should_upload_keys:
+        await client.keys_upload()
     return client
 
 
@@ -55,11 +72,14 @@ async def ensure_room(client: AsyncClient, server_name: str, bot_id: str) -> str
         if not isinstance(joined, JoinResponse):
             raise DemoSetupError(f"cannot join {alias}: {joined}")
     else:
+        # Encrypted when this client can encrypt: the room a person gets from Element.
+        encryption = [EnableEncryptionBuilder().as_dict()] if client.olm is not None else []
         created = await client.room_create(
             alias=ROOM_ALIAS_LOCALPART,
             name="Trainbot demo",
             topic="Type !help to see what Trainbot can do.",
             invite=[bot_id],
+            initial_state=encryption,
         )
         if not isinstance(created, RoomCreateResponse):
             raise DemoSetupError(f"cannot create the demo room: {created}")

@@ -62,7 +62,12 @@ class DemoSession:
         await self._start_app()
         assert self.app is not None
         await store_demo_dataset(self.app.services, self.write)
-        client = await log_in(self.synapse.base_url, self.demo_id, self.state.demo_password)
+        client = await log_in(
+            self.synapse.base_url,
+            self.demo_id,
+            self.state.demo_password,
+            self.options.work_dir / "terminal",
+        )
         try:
             room_id = await ensure_room(client, self.synapse.server_name, self.bot_id)
         except BaseException:
@@ -71,6 +76,7 @@ class DemoSession:
         self.view = RoomView(client, room_id, self.write)
         await self.view.start()
         await wait_until_member(client, room_id, self.bot_id, self.options.join_timeout_s)
+        await self.view.knows_member(self.bot_id, self.options.join_timeout_s)
         self.state.save(self.options.work_dir, **self.details())
         return self.view
 
@@ -105,13 +111,19 @@ class DemoSession:
         assert self.view is not None and self.app is not None
         lines = [
             f"Homeserver:  {self.synapse.base_url}  (server name {self.synapse.server_name})",
-            f"Room:        {self.view.room_id}  (#trainbot-demo:{self.synapse.server_name})",
+            f"Room:        {self.view.room_id}  (#trainbot-demo:{self.synapse.server_name}"
+            f"{self._encryption()})",
             f"Demo login:  user {self.demo_id}  password {self.state.demo_password}",
             f"Bot:         {self.bot_id}; logs in {self.options.work_dir / 'trainbot.log'}",
         ]
         if self.app.http is not None:
             lines.append(f"HTTP API:    {self.app.http.url}  (Bearer {self.state.http_token})")
         return "\n".join(lines)
+
+    def _encryption(self) -> str:
+        assert self.view is not None
+        room = self.view.client.rooms.get(self.view.room_id)
+        return ", end-to-end encrypted" if room is not None and room.encrypted else ""
 
     async def _start_app(self) -> None:
         settings = demo_settings(

@@ -50,11 +50,27 @@ class RoomView:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def knows_member(self, user_id: str, within_s: float) -> None:
+        """Return once this client's own sync shows `user_id` in the room and it knows
+        their devices: in an encrypted room the first message is then readable to them."""
+        deadline = time.monotonic() + within_s
+        while user_id not in getattr(self.client.rooms.get(self.room_id), "users", {}):
+            if time.monotonic() > deadline:
+                raise DemoSetupError(f"{user_id} is not in the room as this client sees it")
+            await asyncio.sleep(0.2)
+        if self.client.olm is not None and self.client.should_query_keys:
+            await self.client.keys_query()
+
     async def say(self, body: str) -> str:
         """Send an m.text as the demo user; return its event id."""
         content = {"msgtype": "m.text", "body": body}
+        # The demo trusts every device in its own room, as a person clicking through would.
         response = await self.client.room_send(
-            self.room_id, "m.room.message", content, tx_id=uuid.uuid4().hex
+            self.room_id,
+            "m.room.message",
+            content,
+            tx_id=uuid.uuid4().hex,
+            ignore_unverified_devices=True,
         )
         if not isinstance(response, RoomSendResponse):
             raise RuntimeError(f"sending {body!r} failed: {response}")
