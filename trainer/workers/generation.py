@@ -1,19 +1,32 @@
-"""Text generation in one long-lived worker process that keeps recent models loaded.
+"""Text generation in one long-lived worker process that batches concurrent requests.
 
 The parent side (`GenerationWorker`) is asyncio and torch-free; the child
-(`generation_worker_main`, forked from the forkserver) loads models on demand and keeps
-the `cached_models` most recently used ones (`trainer.workers.generation_child`). A
-request that takes too long, or a child that dies, fails with `GenerationError`, and a
-fresh child takes over.
+(`generation_worker_main`, forked from the forkserver) keeps the `cached_models` most
+recently used bases loaded (`trainer.workers.generation_child`) and steps every active
+sequence together (`trainer.workers.generation_engine`).
+
+The pipe carries, parent to child, `("generate", id, GenerationRequest)` and
+`("cancel", id)`; child to parent, one list of events per step: `(id, "piece", Piece)`,
+`(id, "done", GenerationResult)`, `(id, "error", line)`. The parent fans events out to
+one queue per request, so a slow reader never holds the others back. A request that
+hears nothing for `timeout_s`, or a child that dies, fails with `GenerationError`; a
+silent child is killed and a fresh one takes over.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import os
+import time
+from collections.abc import AsyncGenerator
 from multiprocessing.connection import Connection
 
-from trainer.spec import GenerationRequest, GenerationResult
-from trainer.workers.server import ServingWorker, WorkerError, serve
+from trainer.spec import GenerationRequest, GenerationResult, Piece
+from trainer.workers.process import WorkerContext, WorkerProcess, exit_reason, worker_context
+
+BATCH_WAIT_S = 0.002  # an idle child waits this long for more requests to prefill together
 
 
 class GenerationError(Exception):
@@ -21,62 +34,159 @@ class GenerationError(Exception):
 
 
 class GenerationWorker:
-    """Asyncio front of the generation process; requests are served one at a time.
+    """Asyncio front of the generation process; concurrent requests share its batches.
 
     `max_tokens` is not capped here: the service checks it against its setting, and the
     child only shortens it to what the model's context window allows.
     """
 
     def __init__(self, cached_models: int = 2, timeout_s: float = 60) -> None:
-        threads = max(1, (os.cpu_count() or 1) // 2)
-        self._server = ServingWorker(
-            generation_worker_main,
-            (cached_models, threads),
-            name="trainbot-generate",
-            task="generation",
-            timeout_s=timeout_s,
-        )
+        self._threads = max(1, (os.cpu_count() or 1) // 2)
+        self._cached_models = cached_models
+        self._timeout_s = timeout_s
+        self._context: WorkerContext = worker_context()
+        self._worker: WorkerProcess | None = None
+        self._starting = asyncio.Lock()
+        self._queues: dict[int, asyncio.Queue[object]] = {}
+        self._ids = itertools.count(1)
+        self._heard = time.monotonic()
 
     @property
     def pid(self) -> int | None:
         """The current child's process id (changes after a restart)."""
-        return self._server.pid
+        return self._worker.pid if self._worker is not None else None
 
     async def start(self) -> None:
         """Start the child process (models load on first use)."""
-        await self._server.start()
+        await self._ensure_started()
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate text for `request`; raises GenerationError on failure or timeout."""
+        async with contextlib.aclosing(self.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, GenerationResult):
+                    return event
+        raise GenerationError("the generation worker ended the request without an answer")
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Piece | GenerationResult]:
+        """The answer's pieces as they are written, then the result (with usage).
+
+        Leaving the iterator early (`aclose()`, a client gone) cancels the request in the
+        child at its next step.
+        """
+        worker = await self._ensure_started()
+        request_id = next(self._ids)
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queues[request_id] = queue
+        began = time.perf_counter()
+        finished = False
         try:
-            result, latency = await self._server.request(request)
-        except WorkerError as exc:
-            raise GenerationError(str(exc)) from None
-        assert isinstance(result, GenerationResult)
-        return GenerationResult(
-            result.text, result.prompt_tokens, result.completion_tokens, latency
-        )
+            try:
+                worker.send(("generate", request_id, request))
+            except OSError as exc:  # the child died and nobody has noticed yet
+                self._discard()
+                raise GenerationError(f"the generation worker is gone ({exc})") from None
+            while True:
+                event = await self._next(queue)
+                if isinstance(event, GenerationResult):
+                    finished = True
+                    yield _with_latency(event, time.perf_counter() - began)
+                    return
+                if isinstance(event, GenerationError):
+                    finished = True
+                    raise event
+                assert isinstance(event, Piece)
+                yield event
+        finally:
+            del self._queues[request_id]
+            if not finished and self._worker is worker:
+                with contextlib.suppress(OSError):
+                    worker.send(("cancel", request_id))
 
     async def stop(self) -> None:
         """Ask the child to exit; kill it if it does not within a few seconds."""
         # Nothing to save in a generation worker: a short wait, then kill.
-        await self._server.stop()
+        self._fail_all("the generation worker was stopped during the request")
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.stop(2.0)
+
+    async def _next(self, queue: asyncio.Queue[object]) -> object:
+        while True:
+            try:
+                return await asyncio.wait_for(queue.get(), self._timeout_s)
+            except TimeoutError:
+                if time.monotonic() - self._heard >= self._timeout_s:
+                    # The child said nothing to anyone: it is stuck; only a kill stops it.
+                    self._fail_all(f"generation timed out after {self._timeout_s:g}s")
+                    self._discard()
+                    raise GenerationError(
+                        f"generation timed out after {self._timeout_s:g}s"
+                    ) from None
+                # Others are being served: this request waits in line.
+
+    async def _ensure_started(self) -> WorkerProcess:
+        async with self._starting:
+            if self._worker is None:
+                worker = await WorkerProcess.start(
+                    self._context,
+                    generation_worker_main,
+                    (self._cached_models, self._threads, BATCH_WAIT_S),
+                    name="trainbot-generate",
+                    duplex=True,
+                )
+                self._heard = time.monotonic()
+                worker.watch(self._on_message, self._on_exit)
+                self._worker = worker
+            return self._worker
+
+    def _discard(self) -> None:
+        # The next request forks a fresh child; restarting lazily avoids a crash loop
+        # when the child cannot even start.
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
+    def _on_message(self, message: object) -> None:
+        self._heard = time.monotonic()
+        assert isinstance(message, list)
+        for request_id, kind, payload in message:
+            queue = self._queues.get(request_id)
+            if queue is None:
+                continue  # a request its caller already left
+            queue.put_nowait(GenerationError(str(payload)) if kind == "error" else payload)
+
+    def _on_exit(self, exitcode: int | None) -> None:
+        self._fail_all(f"the generation worker died ({exit_reason(exitcode)}) during the request")
+        self._discard()
+
+    def _fail_all(self, message: str) -> None:
+        for queue in self._queues.values():
+            queue.put_nowait(GenerationError(message))
+
+
+def _with_latency(result: GenerationResult, seconds: float) -> GenerationResult:
+    return GenerationResult(
+        result.text,
+        result.prompt_tokens,
+        result.completion_tokens,
+        seconds,
+        result.choices,
+        result.dropped_messages,
+    )
 
 
 # ---- child side ---------------------------------------------------------------------
 
 
-def generation_worker_main(conn: Connection, cached_models: int, threads: int) -> None:
+def generation_worker_main(
+    conn: Connection, cached_models: int, threads: int, batch_wait_s: float
+) -> None:
     """Serve generation requests from `conn` until it closes or a None arrives."""
     from trainer.workers.process import prepare_child
 
     prepare_child(threads)
-    from trainer.workers.generation_child import ModelCache, generate_text
+    from trainer.workers.generation_child import ModelCache
+    from trainer.workers.generation_engine import Engine, serve_engine
 
-    cache = ModelCache(cached_models)
-
-    def handle(request: object) -> GenerationResult:
-        assert isinstance(request, GenerationRequest)
-        return generate_text(cache, request)
-
-    serve(conn, handle)
+    serve_engine(conn, Engine(ModelCache(cached_models)), batch_wait_s)
