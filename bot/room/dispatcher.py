@@ -103,17 +103,23 @@ class Dispatcher:
         try:
             reply = await self._answer(line, message, bound)
         except Refused as refused:
-            self._refused[message.event_id] = (time.monotonic(), message)
+            self._remember_refusal(message)
             reply = refused.reply
         await self._send(message, reply)
 
-    def _retry(self, edit: IncomingMessage) -> IncomingMessage | None:
-        """The refused command an edit fixes, with the edit's words; None: ignore the edit."""
+    def _remember_refusal(self, message: IncomingMessage) -> None:
+        """Keep a refused command for `RETRY_WITHIN_S` (older ones are forgotten now)."""
         now = time.monotonic()
         for event_id, (when, _) in list(self._refused.items()):
             if now - when > RETRY_WITHIN_S:
                 del self._refused[event_id]
+        self._refused[message.event_id] = (now, message)
+
+    def _retry(self, edit: IncomingMessage) -> IncomingMessage | None:
+        """The refused command an edit fixes, with the edit's words; None: ignore the edit."""
         found = self._refused.pop(edit.replaces or "", None)
+        if found is not None and time.monotonic() - found[0] > RETRY_WITHIN_S:
+            return None
         if found is None or found[1].sender != edit.sender:
             return None
         # Answers and reactions go to the original command, in its thread.
