@@ -7,9 +7,13 @@ SYNAPSE_VENV ?= .venv-synapse
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench clean
+.PHONY: setup browser test lint typecheck pytest demo bench clean
 
-setup: $(STAMP) $(SYNAPSE_VENV)/.installed
+setup: $(STAMP) $(SYNAPSE_VENV)/.installed browser
+
+# The dashboard's tests drive the system's Chromium (Debian's package), never a downloaded one.
+browser:
+	bash scripts/install-browser.sh
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +22,7 @@ $(VENV)/bin/python:
 # torch first and pinned: a bare requirement resolved from scratch pulls a multi-GB CUDA build.
 $(STAMP): $(VENV)/bin/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,e2e]'
+	$(BIN)/pip install --quiet -e '.[dev,e2e,ray]'
 	touch $(STAMP)
 
 $(SYNAPSE_VENV)/.installed: scripts/install-synapse.sh
@@ -37,7 +41,7 @@ pytest: setup
 
 test: lint typecheck pytest
 
-demo: setup
+demo: $(STAMP) $(SYNAPSE_VENV)/.installed
 	$(BIN)/trainbot demo
 
 bench: setup
