@@ -56,10 +56,13 @@ class RayRuns:
         self.settings = settings
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._waiting: dict[str, str] = {}  # job id -> why it is not running (for !status)
+        self._again: set[str] = set()  # jobs asked to be driven while their task was ending
 
     def drive(self, job_id: str) -> None:
-        """Drive a job (once: a job already driven is left as it is)."""
-        if job_id in self._tasks:
+        """Drive a job; one already driven looks at its state again before its task ends."""
+        running = self._tasks.get(job_id)
+        if running is not None and not running.done():
+            self._again.add(job_id)  # e.g. resumed while its task was ending the paused run
             return
         task = asyncio.create_task(self._drive(job_id), name=f"ray-job-{job_id}")
         self._tasks[job_id] = task
@@ -100,8 +103,12 @@ class RayRuns:
 
     async def _drive(self, job_id: str) -> None:
         try:
-            while (handle := await self._attach(job_id)) is not None:
-                if await self._follow(job_id, handle):
+            while True:
+                self._again.discard(job_id)
+                # A run lost with its actor, or a job resumed after its pause, goes again.
+                while (handle := await self._attach(job_id)) is not None:
+                    await self._follow(job_id, handle)
+                if job_id not in self._again:
                     return
         except Exception as exc:  # a bug must fail the job, not leave it running forever
             log.exception("ray job driver failed", job_id=job_id)
@@ -153,12 +160,12 @@ class RayRuns:
                 await self.ledger.transition(job, S.RUNNING, reason=reason)
         return handle
 
-    async def _follow(self, job_id: str, handle: DriverHandle) -> bool:
-        """Mirror the actor's events until a final one (True) or its loss (False)."""
+    async def _follow(self, job_id: str, handle: DriverHandle) -> None:
+        """Mirror the actor's events until a final one, or until the actor is lost."""
         while True:
             job = await self.ledger.current(job_id)
             if job.status not in (S.VALIDATING_FILES, S.RUNNING):
-                return True
+                return
             cursor = int(job.spec["ray"].get("cursor", 0))
             try:
                 events = await self.cluster.call(handle.events.remote(cursor))
@@ -167,11 +174,12 @@ class RayRuns:
                 await asyncio.sleep(self.settings.retry_s)
                 continue
             except RunLost as exc:
-                return not await self._lost(job, str(exc))
+                await self._lost(job, str(exc))
+                return
             await self._reached(job)
             if await self._mirror(job, events):
                 await self._cleanup(await self.ledger.current(job_id))
-                return True
+                return
             await asyncio.sleep(self.settings.poll_interval_s)
 
     async def _mirror(self, job: JobRow, events: list[TrainEvent]) -> bool:
