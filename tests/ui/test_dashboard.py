@@ -78,6 +78,7 @@ async def test_a_job_is_followed_live_paused_resumed_and_its_model_appears(
     await page.get_by_label("Save every (steps)").fill("6")
     await page.get_by_role("button", name="Start training").click()
     await page.wait_for_url("**/ui#/jobs/*")
+    job_id = page.url.rsplit("/", 1)[-1]
     status = page.locator("[data-fact=status] dd")
 
     # Paused as soon as it is offered (queued, validating or running: each may pause).
@@ -101,6 +102,13 @@ async def test_a_job_is_followed_live_paused_resumed_and_its_model_appears(
     assert all(loss is not None for x, loss in zip(xs, train, strict=True) if x >= 1)
     await expect(page.locator(".log")).to_contain_text("state: succeeded")
     await shot(page, "job-succeeded")
+
+    await visit(page, "#/jobs")
+    await page.get_by_label(f"compare ui-data {job_id}").check()
+    await page.get_by_role("button", name="Overlay selected runs").click()
+    overlaid = "() => window.trainbot.charts.compare?.data[1].filter((y) => y !== null).length"
+    await page.wait_for_function(f"() => ({overlaid})() === 12")
+    await shot(page, "compare")
 
     await visit(page, "#/models")
     await expect(page.locator("tbody tr").first).to_contain_text("ui-data@v1")
@@ -152,3 +160,14 @@ async def test_every_page_works_at_phone_width_with_labelled_controls(
         wide = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert wide <= 0, f"{where} is {wide}px wider than a phone"
         await shot(page, "phone-" + where.strip("#/").replace("/", "-"))
+
+
+async def test_deleting_the_active_model_is_refused_in_words_and_keeps_it(
+    page: Page, ui_app: App
+) -> None:
+    await sign_in(page, ADMIN)
+    await visit(page, "#/models")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Delete ui-data@v1").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Could not delete")
+    assert ["ui-data@v1"] == [m.label for m in await ui_app.services.models.versions()]
