@@ -54,7 +54,7 @@ async def test_a_bad_row_is_shown_next_to_its_line_and_nothing_is_stored(
     row = page.locator("#upload-result tr[data-line='21']")
     await expect(row).to_contain_text('{"text": broken')
     await expect(row).to_contain_text("not valid JSON")
-    await expect(page.locator("#upload-result [role=alert]")).to_contain_text("1 invalid rows")
+    await expect(page.locator("#upload-result [role=alert]")).to_contain_text("1 invalid row.")
     await shot(page, "datasets-row-error")
     assert [] == await ui_app.services.datasets.versions()  # refused: nothing stored
 
@@ -116,7 +116,7 @@ async def test_a_job_is_followed_live_paused_resumed_and_its_model_appears(
     await shot(page, "models")
 
 
-async def test_the_playground_answers_and_saves_the_answer(page: Page, ui_app: App) -> None:
+async def test_the_playground_streams_two_answers_and_saves_them(page: Page, ui_app: App) -> None:
     await sign_in(page, TRAINER)
     await visit(page, "#/playground")
     await page.get_by_label("Prompt").fill("the cat")
@@ -124,12 +124,14 @@ async def test_the_playground_answers_and_saves_the_answer(page: Page, ui_app: A
     await page.get_by_label("Seed (empty: random)").fill("7")
     await page.get_by_label("Side by side with").select_option(label="ui-data@v1 (active)")
     await page.get_by_role("button", name="Generate").click()
-    for side in ("#output-a", "#output-b"):
-        await expect(page.locator(side)).to_contain_text("saved as prediction", timeout=LONG_MS)
-    shown = await page.locator("#output-a .answer").inner_text()
+    answers = page.locator(".answer[data-done]")
+    await expect(answers).to_have_count(2, timeout=LONG_MS)
+    shown = await answers.all_inner_texts()
+    pieces = [int(p or 0) for p in await answers.evaluate_all("a => a.map(e => e.dataset.pieces)")]
+    assert all(count >= 2 for count in pieces), pieces  # written as it came, not at once
     saved = await ui_app.services.generation.predictions(None, limit=2, before=None)
-    assert {"the cat"} == {p.prompt for p in saved}
-    assert shown in {p.output.strip() or "(empty)" for p in saved}
+    assert ["the cat", "the cat"] == [p.prompt for p in saved]
+    assert sorted(p.output.strip() for p in saved) == sorted(t.strip() for t in shown)
     await shot(page, "playground")
 
 

@@ -122,3 +122,37 @@ export async function followJob(jobId, onEvent, signal) {
     delay = Math.min(delay * 2, 10_000);
   }
 }
+
+// An OpenAI-style completion stream (`data: {chunk}` lines ending with `data: [DONE]`):
+// yields each parsed chunk as it arrives. A failure before the stream is an ApiError;
+// one in the middle arrives as a chunk with `error`, raised here as an ApiError too.
+export async function* streamChunks(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: headers({ Accept: "text/event-stream", "Content-Type": "application/json" }),
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  if (!response.ok) throw await failure(response);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replaceAll("\r\n", "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const data = buffer
+        .slice(0, end)
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trim())
+        .join("");
+      buffer = buffer.slice(end + 2);
+      if (!data) continue;
+      if (data === "[DONE]") return;
+      const chunk = JSON.parse(data);
+      if (chunk.error) throw new ApiError(500, chunk.error.code || "error", chunk.error.message, null);
+      yield chunk;
+    }
+  }
+}

@@ -44,7 +44,7 @@ async function upload(event, form, result, reload) {
     await reload();
   } catch (error) {
     if (error instanceof ApiError && error.details && error.details.errors) {
-      result.replaceChildren(h("p", { class: "error", role: "alert" }, `Refused: ${error.details.errors.length} invalid rows. Fix them, or tick “Skip invalid rows”.`), await rowErrors(error.details, file));
+      result.replaceChildren(h("p", { class: "error", role: "alert" }, `Refused: ${error.details.errors.length} invalid row${error.details.errors.length === 1 ? "" : "s"}. Fix them, or tick “Skip invalid rows”.`), await rowErrors(error.details, file));
     } else notice(result, `Upload failed: ${error.message}`, "error");
   }
 }

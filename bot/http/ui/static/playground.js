@@ -1,6 +1,8 @@
 // Playground: one prompt to one or two models, with sampling settings; every answer is
-// saved by the server as a prediction. A chat keeps its turns and sends them as one prompt.
-import { call, get } from "./api.js";
+// saved by the server as a prediction. Answers are streamed through the OpenAI-style
+// routes when the server has them (keywords are a Trainbot parameter: those go through
+// /v1/generate, which answers whole). A chat keeps its turns as messages.
+import { call, get, streamChunks } from "./api.js";
 import { h, notice } from "./dom.js";
 import { can } from "./session.js";
 
@@ -10,6 +12,7 @@ const PARAMS = [
   ["max_tokens", "Max tokens", "64", "1", "1", "4096"],
   ["seed", "Seed (empty: random)", "", "1", "0", "4294967295"],
 ];
+const STREAMS = { completion: "/openai/v1/completions", chat: "/openai/v1/chat/completions" };
 
 export async function playgroundPage(view) {
   const { models } = await get("/v1/models");
@@ -18,9 +21,14 @@ export async function playgroundPage(view) {
     view.replaceChildren(h("h2", {}, "Playground"), h("p", {}, "This token may not generate text (that needs the train scope)."));
     return;
   }
+  if (!models.length) {
+    view.replaceChildren(h("h2", {}, "Playground"), h("p", {}, "No models yet: a finished training job registers one."));
+    return;
+  }
+  const options = models.map((m) => h("option", { value: m.id, selected: m.active }, `${m.label}${m.active ? " (active)" : ""}`));
   const choices = (id, label, withNone) =>
-    h("div", {}, h("label", { for: id }, label), h("select", { id, name: id }, withNone ? h("option", { value: "-" }, "none") : null, h("option", { value: "" }, "the active model"), models.map((m) => h("option", { value: m.id }, `${m.label}${m.active ? " (active)" : ""}`))));
-  const outputs = [h("div", { class: "output", id: "output-a", "aria-live": "polite", "aria-label": "Answer of the first model" }), h("div", { class: "output", id: "output-b", "aria-live": "polite", "aria-label": "Answer of the second model" })];
+    h("div", {}, h("label", { for: id }, label), h("select", { id, name: id }, withNone ? h("option", { value: "", selected: true }, "none") : null, withNone ? options.map((o) => o.cloneNode(true)) : options));
+  const outputs = ["first", "second"].map((which, i) => h("div", { class: "output", id: `output-${"ab"[i]}`, "aria-live": "polite", "aria-label": `Answer of the ${which} model` }));
   const turns = [[], []];
   const form = h(
     "form",
@@ -47,33 +55,64 @@ async function generate(event, form, outputs, turns, message) {
   const params = {};
   for (const [key] of PARAMS) if (data.get(key) !== "") params[key] = Number(data.get(key));
   const keywords = String(data.get("keywords") || "").split(",").map((k) => k.trim()).filter(Boolean);
-  if (keywords.length) params.keywords = keywords;
-  const chat = data.get("mode") === "chat";
-  const models = [data.get("model-a"), data.get("model-b")];
+  const mode = data.get("mode");
+  const said = String(data.get("prompt"));
   message.replaceChildren();
   await Promise.all(
-    models.map(async (model, i) => {
-      if (model === "-") return outputs[i].replaceChildren();
-      const said = String(data.get("prompt"));
-      const prompt = chat ? [...turns[i], `User: ${said}`, "Assistant:"].join("\n") : said;
-      const body = { prompt, ...params, ...(chat ? { stop: ["\nUser:"] } : {}) };
-      if (model) body.model = model;
-      const pending = h("p", { class: "muted" }, "Generating…");
-      outputs[i].append(pending);
+    [data.get("model-a"), data.get("model-b")].map(async (model, i) => {
+      if (!model) return outputs[i].replaceChildren();
+      if (mode === "completion") outputs[i].replaceChildren();
+      const asked = mode === "chat" ? [...turns[i], { role: "user", content: said }] : null;
+      if (asked) outputs[i].append(h("p", {}, h("strong", {}, "You: "), said));
+      const answer = h("p", { class: "answer" });
+      const meta = h("p", { class: "muted" }, "Generating…");
+      outputs[i].append(answer, meta);
       try {
-        const out = await call("POST", "/v1/generate", { body });
-        pending.remove();
-        const text = out.text.trim();
-        if (chat) turns[i].push(`User: ${said}`, `Assistant: ${text}`);
-        outputs[i].append(
-          h("p", {}, chat ? h("strong", {}, "You: ") : null, chat ? said : null),
-          h("p", { class: "answer" }, chat ? h("strong", {}, `${out.model}: `) : null, text || "(empty)"),
-          h("p", { class: "muted" }, `${out.model} · ${out.usage.completion_tokens} tokens · ${out.latency_s.toFixed(2)} s · saved as prediction ${out.prediction_id}`),
-        );
+        const text = keywords.length || !can("POST", STREAMS[mode])
+          ? await whole(model, said, asked, { ...params, keywords }, answer, meta)
+          : await streamed(model, said, asked, params, answer, meta);
+        if (asked) turns[i].push({ role: "user", content: said }, { role: "assistant", content: text });
       } catch (error) {
-        pending.remove();
+        meta.textContent = "";
         notice(message, `Generation failed: ${error.message}`, "error");
       }
     }),
   );
+}
+
+// Through the OpenAI-style route with stream=true: the text grows as pieces arrive.
+async function streamed(model, prompt, messages, params, answer, meta) {
+  const body = { model, ...params, stream_options: { include_usage: true }, ...(messages ? { messages } : { prompt }) };
+  let text = "";
+  let pieces = 0;
+  let usage = null;
+  let name = model;
+  for await (const chunk of streamChunks(messages ? STREAMS.chat : STREAMS.completion, body)) {
+    if (chunk.usage) usage = chunk.usage;
+    if (chunk.model) name = chunk.model;
+    const choice = chunk.choices && chunk.choices[0];
+    const piece = choice ? (choice.text ?? choice.delta?.content ?? "") : "";
+    if (piece) {
+      text += piece;
+      pieces += 1;
+      answer.textContent = text;
+      answer.dataset.pieces = String(pieces);
+    }
+  }
+  const tokens = usage ? `${usage.completion_tokens} tokens · ` : "";
+  meta.textContent = `${name} · ${tokens}streamed in ${pieces} pieces · saved as a prediction`;
+  answer.dataset.done = "true";
+  return text;
+}
+
+// Through /v1/generate: the answer arrives whole, with the saved prediction's id.
+async function whole(model, prompt, messages, params, answer, meta) {
+  const chatPrompt = messages ? [...messages.map((m) => `${m.role === "user" ? "User" : "Assistant"}: ${m.content}`), "Assistant:"].join("\n") : prompt;
+  const body = { model, prompt: chatPrompt, ...params, ...(messages ? { stop: ["\nUser:"] } : {}) };
+  const out = await call("POST", "/v1/generate", { body });
+  answer.textContent = out.text;
+  answer.dataset.pieces = "1";
+  answer.dataset.done = "true";
+  meta.textContent = `${out.model} · ${out.usage.completion_tokens} tokens · ${out.latency_s.toFixed(2)} s · saved as prediction ${out.prediction_id}`;
+  return out.text;
 }
