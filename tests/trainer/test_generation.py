@@ -155,3 +155,33 @@ def test_keyword_conditioning_puts_the_requested_keywords_into_the_text(
 
     assert with_keywords >= 0.6
     assert with_keywords > without + 0.3
+
+
+@pytest.mark.slow
+async def test_concurrent_requests_are_batched_with_lone_answers_and_leaving_a_stream_cancels(
+    trained_model_dir: str,
+) -> None:
+    greedy = GenerateParams(temperature=0, max_tokens=16, repetition_penalty=1.0)
+    prompts = ("the cat", "the owl finds the", "a", "the dog likes the bee. the")
+    requests = [GenerationRequest(trained_model_dir, p, greedy) for p in prompts]
+    cache = ModelCache(1)
+    alone = [generate_text(cache, r).text for r in requests]
+    worker = GenerationWorker(timeout_s=60)
+    try:
+        together = await asyncio.gather(*(worker.generate(r) for r in requests))
+
+        long = GenerationRequest(
+            trained_model_dir, "the", GenerateParams(temperature=0, max_tokens=120)
+        )
+        stream = worker.stream(long)
+        first = await anext(stream)
+        busy = await worker.active_sequences()
+        await stream.aclose()  # the client is gone
+        after = await worker.active_sequences()
+    finally:
+        await worker.stop()
+
+    assert alone == [r.text for r in together]
+    assert all(r.latency_s > 0 for r in together)
+    assert first.index == 0  # type: ignore[union-attr]
+    assert (1, 0) == (busy, after)

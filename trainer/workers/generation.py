@@ -6,7 +6,7 @@ recently used bases loaded (`trainer.workers.generation_child`) and steps every 
 sequence together (`trainer.workers.generation_engine`).
 
 The pipe carries, parent to child, `("generate", id, GenerationRequest)` and
-`("cancel", id)`; child to parent, one list of events per step: `(id, "piece", Piece)`,
+`("cancel", id)` and `("active", id)` (how many answers are being written); child to parent, one list of events per step: `(id, "piece", Piece)`,
 `(id, "done", GenerationResult)`, `(id, "error", line)`. The parent fans events out to
 one queue per request, so a slow reader never holds the others back. A request that
 hears nothing for `timeout_s`, or a child that dies, fails with `GenerationError`; a
@@ -102,6 +102,23 @@ class GenerationWorker:
             if not finished and self._worker is worker:
                 with contextlib.suppress(OSError):
                     worker.send(("cancel", request_id))
+
+    async def active_sequences(self) -> int:
+        """How many answers the child is writing (0 when it is not running)."""
+        if self._worker is None:
+            return 0
+        request_id = next(self._ids)
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queues[request_id] = queue
+        try:
+            self._worker.send(("active", request_id))
+            answer = await self._next(queue)
+        finally:
+            del self._queues[request_id]
+        if isinstance(answer, GenerationError):
+            raise answer
+        assert isinstance(answer, int)
+        return answer
 
     async def stop(self) -> None:
         """Ask the child to exit; kill it if it does not within a few seconds."""

@@ -100,6 +100,11 @@ class Engine:
         """Nothing to step: the serving loop may block on the pipe."""
         return not self._requests
 
+    @property
+    def active(self) -> int:
+        """Sequences being written or waiting to be prefilled."""
+        return sum(len(p.sequences) for p in self._requests.values())
+
     def submit(self, request_id: int, request: GenerationRequest) -> None:
         """Queue a request; it is prefilled at the next step. Raises on a bad model."""
         base_dir, adapter_dir = base_and_adapter(request)
@@ -424,6 +429,9 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
             assert isinstance(message, tuple)
             if message[0] == "cancel":
                 engine.cancel(message[1])
+                continue
+            if message[0] == "active":  # answered after the cancels sent before it
+                events.append((message[1], "done", engine.active))
                 continue
             _, request_id, request = message
             try:
