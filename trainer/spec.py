@@ -15,8 +15,8 @@ from trainer.methods import Method
 
 T = TypeVar("T")
 
-DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
-DATASET_FORMATS: tuple[str, ...] = ("text", "completion", "chat", "keywords", "csv")
+DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv", "preference"]
+DATASET_FORMATS: tuple[str, ...] = ("text", "completion", "chat", "keywords", "csv", "preference")
 
 PRESETS: tuple[str, ...] = ("tiny", "small")
 # Every preset a worker builds: "micro" is not offered to people (it learns nothing

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from bot.core.types import JobStatus
 from trainer.spec import GenerateParams, Limit
 
-DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv"]
+DatasetFormat = Literal["text", "completion", "chat", "keywords", "csv", "preference"]
 SQLITE_MAX_INT = 2**63 - 1  # larger numbers cannot even be compared in a query
 # Inline in the schema (a query parameter cannot point at a shared component).
 StatusParam = Annotated[

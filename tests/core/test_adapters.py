@@ -69,6 +69,12 @@ async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
         ),
         (None, {"type": "lora", "lora": {"r": 0}}, "r must be between 1 and 1024, got 0"),
         (
+            "full",
+            {"type": "dpo"},
+            "method=dpo needs a preference dataset (input, preferred_output, "
+            "non_preferred_output); this one is text",
+        ),
+        (
             None,
             {"type": "lora", "lora": {"dropout": 2, "targets": "q proj"}},
             "dropout must be between 0 and 0.9, got 2; targets must be layer names like "

@@ -23,6 +23,8 @@ CSV_SUFFIXES = (".csv", ".tsv")
 def format_from_keys(keys: Iterable[str], names: FieldNames = DEFAULT_NAMES) -> str | None:
     """The format a record with these keys belongs to, or None when they do not say."""
     present = set(keys)
+    if "preferred_output" in present:  # OpenAI's preference format (DPO)
+        return "preference"
     if "messages" in present:
         return "chat"
     if "keywords" in present:

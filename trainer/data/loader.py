@@ -7,9 +7,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trainer.data import detect
 from trainer.data.blocks import CountTokens, block_warnings
+from trainer.data.preference import build_preference
 from trainer.data.readers import (
     DecodedText,
     Row,
@@ -21,7 +23,7 @@ from trainer.data.readers import (
     paragraph_rows,
 )
 from trainer.data.report import FILE_LINE, DatasetError, DatasetReport, Example, RowError
-from trainer.data.rows import FieldNames, InvalidRow, build_example
+from trainer.data.rows import FieldNames, InvalidRow, build_example, json_type
 from trainer.spec import DATASET_FORMATS, DataOptions
 
 DEFAULT_OPTIONS = DataOptions()
@@ -199,10 +201,19 @@ def _validate_rows(
         try:
             if row.problem is not None:
                 raise InvalidRow(row.problem)
-            examples.append(build_example(reading.row_format, row.line, row.value, names))
+            if reading.row_format == "preference":
+                examples.append(build_preference(row.line, _object(row.value), names))
+            else:
+                examples.append(build_example(reading.row_format, row.line, row.value, names))
         except InvalidRow as exc:
             errors.append(RowError(row.line, str(exc)))
     return total
+
+
+def _object(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRow(f"expected a JSON object, got {json_type(value)}")
+    return value
 
 
 def _unknown_format(name: str) -> str:

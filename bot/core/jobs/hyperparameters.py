@@ -73,12 +73,21 @@ def _convert(value: object, kind: type) -> float:
     return float(value)
 
 
-def parse_job_method(raw: dict[str, Any] | None, base: str, device: str) -> Method:
+def parse_job_method(
+    raw: dict[str, Any] | None, base: str, device: str, dataset_format: str
+) -> Method:
     """The checked method of a local job on `base` (a preset name or what the worker loads)."""
     try:
         method = parse_method(raw)
     except MethodError as exc:
         raise Invalid(str(exc), details=exc.problems) from None
+    if method.type == "dpo" and dataset_format != "preference":
+        raise Invalid(
+            "method=dpo needs a preference dataset (input, preferred_output, "
+            f"non_preferred_output); this one is {dataset_format}"
+        )
+    if method.type != "dpo" and dataset_format == "preference":
+        raise Invalid(f"a preference dataset trains with method=dpo, not method={method.type}")
     if method.adapter and base in BASE_PRESETS:
         raise Invalid(
             f"method={method.type} with a LoRA adapter needs a pretrained base; the preset "

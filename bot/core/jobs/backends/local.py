@@ -88,7 +88,7 @@ class LocalBackend:
         name = check_name(request.name or dataset.name, "model")
         base = request.base or self.settings.default_base
         base_ref, base_path = await resolve_base(base, self.models, self.bases)
-        method = parse_job_method(request.method, base_path, self.settings.device)
+        method = parse_job_method(request.method, base_path, self.settings.device, dataset.format)
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = TrainSpec(
