@@ -1,18 +1,19 @@
 """Generation for the completion routes: whole answers, or pieces as they are written.
 
-The one place that talks to `GenerationService` for this face, so the routes read the
-same whether an answer comes whole or streamed.
+The one place that talks to `GenerationService` for this face. A chat is sent as its
+messages: the worker renders them with the model's chat template (or the plain template
+the chat datasets are trained with) and stops at the end of the assistant's turn.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+from bot.core.generation import Generation
 from bot.http.routing import Call
 from storage.registry import ModelRow
-from trainer.spec import FinishReason, GenerateParams, Piece
+from trainer.spec import ChatMessage, FinishReason, GenerateParams, Piece
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Asked:
     prompt: str
     params: GenerateParams
     n: int = 1
-    messages: tuple[dict[str, str], ...] | None = None
+    messages: tuple[ChatMessage, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,34 +46,40 @@ class Usage:
 
 async def answer(call: Call, asked: Asked) -> Answer:
     """Generate every choice, whole."""
-    choices: list[tuple[str, FinishReason]] = []
-    prompt_tokens = completion_tokens = 0
-    for index in range(asked.n):
-        result = await call.services.generation.generate(
-            asked.prompt,
-            model=asked.model.id,
-            params=_choice_params(asked.params, index),
-            requested_by=call.client,
-        )
-        ended: FinishReason = (
-            "length" if result.completion_tokens >= asked.params.max_tokens else "stop"
-        )
-        choices.append((result.text, ended))
-        prompt_tokens = result.prompt_tokens
-        completion_tokens += result.completion_tokens
-    return Answer(tuple(choices), prompt_tokens, completion_tokens)
+    done = await call.services.generation.generate(
+        asked.prompt,
+        model=asked.model.id,
+        params=asked.params,
+        requested_by=call.client,
+        messages=asked.messages,
+        n=asked.n,
+    )
+    choices = tuple((choice.text, choice.finish_reason) for choice in done.choices)
+    return Answer(choices, done.prompt_tokens, done.completion_tokens)
 
 
 async def stream(call: Call, asked: Asked) -> AsyncGenerator[Piece | Usage]:
-    """Pieces of every choice as they are written, then the usage."""
-    whole = await answer(call, asked)
-    for index, (text, ended) in enumerate(whole.choices):
-        yield Piece(index, text, ended)
-    yield Usage(whole.prompt_tokens, whole.completion_tokens)
+    """Pieces of every choice as they are written, then the usage.
 
-
-def _choice_params(params: GenerateParams, index: int) -> GenerateParams:
-    # A fixed seed would give n identical choices: each choice gets its own, repeatably.
-    if params.seed is None or index == 0:
-        return params
-    return dataclasses.replace(params, seed=(params.seed + index) % 2**32)
+    Closing this generator closes the service's stream, which cancels the generation
+    in the worker.
+    """
+    pieces = call.services.generation.stream(
+        asked.prompt,
+        model=asked.model.id,
+        params=asked.params,
+        requested_by=call.client,
+        messages=asked.messages,
+        n=asked.n,
+    )
+    try:
+        async for item in pieces:
+            if isinstance(item, Generation):
+                yield Usage(item.prompt_tokens, item.completion_tokens)
+            else:
+                yield item
+    finally:
+        # The service's stream is an async generator: closing it stops the worker.
+        close = getattr(pieces, "aclose", None)
+        if close is not None:
+            await close()

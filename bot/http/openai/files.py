@@ -23,7 +23,9 @@ ERRORS_SHOWN = 5
 
 async def openai_create_file(call: Call) -> web.StreamResponse:
     """Validate an uploaded JSONL and store it as the next version of a dataset."""
-    form = call.body_as(OpenAIFileForm)
+    if not isinstance(call.body, OpenAIFileForm):  # a JSON body, or no body at all
+        raise OpenAIError("send the file as multipart/form-data", param="file")
+    form = call.body
     if form.purpose != "fine-tune":
         raise OpenAIError(
             f"purpose {form.purpose!r} is not supported: Trainbot takes purpose='fine-tune'",

@@ -1,7 +1,7 @@
 """`/chat/completions` and `/completions`: generation with a registered model.
 
-Chat is rendered with the plain chat template of `trainer.data.formats` (the one the
-chat datasets are trained with) and stops at its end marker. `stream=true` answers
+A chat goes to the worker as its messages (rendered there with the model's chat
+template, or the plain one chat datasets are trained with). `stream=true` answers
 server-sent events in OpenAI's chunk format, ending with `data: [DONE]`; a client that
 leaves mid-stream stops its generation.
 """
@@ -28,8 +28,7 @@ from bot.http.openai.schemas import (
 )
 from bot.http.routing import Call, json_response
 from bot.logs import get_logger
-from trainer.data.formats import CHAT_STOP, chat_prompt
-from trainer.spec import GenerateParams, Piece
+from trainer.spec import ChatMessage, GenerateParams, Piece
 
 log = get_logger(__name__)
 Item = Piece | Usage
@@ -44,8 +43,8 @@ async def openai_chat_completions(call: Call) -> web.StreamResponse:
     body = call.body_as(OpenAIChatBody)
     messages = tuple(_message(m, i) for i, m in enumerate(body.messages))
     model = await usable(call, body.model)
-    params = sampling(body, call.services.generation.max_new_tokens, (CHAT_STOP,))
-    asked = Asked(model, chat_prompt(messages), params, body.n, messages)
+    params = sampling(body, call.services.generation.max_new_tokens)
+    asked = Asked(model, "", params, body.n, messages)
     return await _respond(call, body, Frame.new("chat", ids.model_id(model)), asked)
 
 
@@ -63,7 +62,7 @@ async def openai_completions(call: Call) -> web.StreamResponse:
     return await _respond(call, body, Frame.new("text", ids.model_id(model)), asked)
 
 
-def sampling(body: OpenAISampling, cap: int, implied: tuple[str, ...] = ()) -> GenerateParams:
+def sampling(body: OpenAISampling, cap: int) -> GenerateParams:
     """OpenAI's sampling fields as Trainbot's parameters (OpenAI's defaults where absent)."""
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     if len(stops) > MAX_STOPS:
@@ -76,7 +75,7 @@ def sampling(body: OpenAISampling, cap: int, implied: tuple[str, ...] = ()) -> G
         top_k=0,
         repetition_penalty=1.0,
         seed=body.seed,
-        stop=(*[s for s in stops if s], *implied),
+        stop=tuple(s for s in stops if s),
     )
 
 
@@ -189,7 +188,7 @@ def _error_event(failure: BaseException) -> dict[str, Any]:
     return {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
 
 
-def _message(message: OpenAIMessage, index: int) -> dict[str, str]:
+def _message(message: OpenAIMessage, index: int) -> ChatMessage:
     role = ROLES.get(message.role)
     if role is None:
         raise OpenAIError(

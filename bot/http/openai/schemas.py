@@ -6,7 +6,7 @@ fields Trainbot has no use for (`user`, `store`, `integrations`, …) and must s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,17 +47,23 @@ class OpenAIJobPage(OpenAIPage):
 class OpenAIHyperparameters(OpenAIBody):
     """OpenAI's hyperparameters: each a number or "auto" (Trainbot's default)."""
 
-    n_epochs: Auto | int | None = Field(None, ge=1, le=1000, description="Epochs.")
-    batch_size: Auto | int | None = Field(None, ge=1, le=4096, description="Batch size.")
-    learning_rate_multiplier: Auto | float | None = Field(
-        None, gt=0, le=100, description="Times Trainbot's default learning rate."
+    n_epochs: Auto | Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        None, description="Epochs."
+    )
+    batch_size: Auto | Annotated[int, Field(ge=1, le=4096)] | None = Field(
+        None, description="Batch size."
+    )
+    learning_rate_multiplier: Auto | Annotated[float, Field(gt=0, le=100)] | None = Field(
+        None, description="Times Trainbot's default learning rate."
     )
 
 
 class OpenAIDpoHyperparameters(OpenAIHyperparameters):
     """DPO adds beta."""
 
-    beta: Auto | float | None = Field(None, gt=0, le=10, description="DPO's beta.")
+    beta: Auto | Annotated[float, Field(gt=0, le=10)] | None = Field(
+        None, description="DPO's beta."
+    )
 
 
 class OpenAISupervised(OpenAIBody):
