@@ -16,7 +16,7 @@ export async function modelsPage(view) {
         notice(message, `${model.label}: ${verb}.`);
         await load();
       } catch (error) {
-        notice(message, `Could not ${verb.replace(/d$/, "")}: ${error.message}`, "error");
+        notice(message, `Could not ${verb.split(" ")[0].replace(/d$/, "")}: ${error.message}`, "error");
       }
     };
     const rows = models.map((m) =>
@@ -46,7 +46,7 @@ function lineage(m, labels) {
   return h(
     "span",
     {},
-    `base ${m.base}`,
+    m.kind === "adapter" ? `LoRA adapter on ${m.base}` : `base ${m.base}`,
     m.dataset_id ? `, data ${labels[m.dataset_id] || m.dataset_id}` : "",
     m.job_id ? [", job ", h("a", { href: `#/jobs/${enc(m.job_id)}` }, m.job_id)] : "",
     m.backend !== "local" ? `, ${m.backend}` : "",
@@ -58,8 +58,8 @@ function buttons(m, act) {
   const out = [];
   if (!m.active && can("POST", "/v1/models/{id}/activate"))
     out.push(h("button", { type: "button", onclick: act("activated", () => post(`/v1/models/${id}/activate`)) }, `Activate ${m.label}`));
-  if (can("POST", "/v1/models/{id}/merge"))
-    out.push(h("button", { type: "button", onclick: act("merged", () => post(`/v1/models/${id}/merge`, {})) }, `Merge ${m.label}`));
+  if (m.kind === "adapter" && can("POST", "/v1/models/{id}/merge"))
+    out.push(h("button", { type: "button", onclick: act("merged into a full version", () => post(`/v1/models/${id}/merge`)) }, `Merge ${m.label}`));
   if (m.backend === "local" && can("GET", "/v1/models/{id}/archive"))
     out.push(h("button", { type: "button", onclick: () => download(`/v1/models/${id}/archive`, `${m.name}-v${m.version}.tar.gz`) }, `Download ${m.label}`));
   if (can("DELETE", "/v1/models/{id}"))
