@@ -1,11 +1,13 @@
 """Job control and listing through the official client: cancel, `after` pages, metadata."""
 
+import time
+
 import openai
 import pytest
 from openai import OpenAI
 
 from tests.openai_api.conftest import Trained, wait_final
-from tests.openai_api.support import chat_rows, jsonl
+from tests.openai_api.support import ServerThread, chat_rows, jsonl
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +58,38 @@ def test_jobs_are_paged_with_after_and_filtered_by_metadata(
 def test_an_unknown_job_is_not_found(client: OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.retrieve("ftjob-nosuchjob")
+
+
+def test_pause_resume_and_a_room_to_follow_the_job(
+    server: ServerThread, client: OpenAI, small_file: str
+) -> None:
+    job = client.fine_tuning.jobs.create(
+        training_file=small_file,
+        model="micro",
+        hyperparameters={"n_epochs": 50},
+        metadata={"room_id": "!follow:example.org"},
+    )
+    row = server.run(server.app.services.store.jobs.get(job.id.removeprefix("ftjob-")))
+    assert "!follow:example.org" == row.room_id  # type: ignore[attr-defined]
+    paused = client.fine_tuning.jobs.pause(job.id)
+    assert paused.status in ("paused", "running")  # a running job pauses at a checkpoint
+    assert "paused" == wait_status(client, job.id, "paused")
+    assert "queued" == client.fine_tuning.jobs.resume(job.id).status
+    client.fine_tuning.jobs.cancel(job.id)
+    assert "cancelled" == wait_final(client, job.id)[0].status
+
+
+def test_a_room_id_that_is_not_one_is_refused(client: OpenAI, small_file: str) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.fine_tuning.jobs.create(
+            training_file=small_file, model="micro", metadata={"room_id": "general"}
+        )
+    assert "metadata" == raised.value.param
+
+
+def wait_status(client: OpenAI, job_id: str, status: str, within_s: float = 60) -> str:
+    deadline = time.monotonic() + within_s
+    while (seen := client.fine_tuning.jobs.retrieve(job_id).status) != status:
+        assert time.monotonic() < deadline, f"job {job_id} stuck in {seen}"
+        time.sleep(0.1)
+    return seen

@@ -6,6 +6,7 @@ A job created here goes through the same `JobService.submit` as `!train` and
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from bot.http.routing import Call, json_response
 from bot.http.state import SCOPES
 from storage.jobs import EventRow, JobRow
 
+ROOM_ID = re.compile(r"![^:\s]{1,255}:[^\s]{1,255}")
 ALL_EVENTS = 1_000_000
 SCAN = 100  # jobs read per query while filtering by metadata
 VALIDATION_NOTE = (
@@ -54,7 +56,10 @@ async def openai_create_job(call: Call) -> web.StreamResponse:
     )
     key = call.request.headers.get("Idempotency-Key") or None
     job = await call.services.jobs.submit(
-        request, requested_by=call.client, idempotency_key=key[:200] if key else None
+        request,
+        requested_by=call.client,
+        room_id=_room(body.metadata or {}),
+        idempotency_key=key[:200] if key else None,
     )
     extras = JobExtras(
         suffix=body.suffix,
@@ -204,6 +209,20 @@ def _metadata_filter(q: OpenAIJobPage) -> dict[str, str]:
         if key.startswith("metadata[") and key.endswith("]"):
             found[key[len("metadata[") : -1]] = str(value)
     return found
+
+
+def _room(metadata: dict[str, str]) -> str | None:
+    # metadata["room_id"] names the Matrix room that follows the job (progress message,
+    # final notice), as a job started there would be; nothing else in metadata matters.
+    room = metadata.get("room_id")
+    if room is None:
+        return None
+    if not ROOM_ID.fullmatch(room):
+        raise OpenAIError(
+            f"metadata.room_id {room!r} is not a Matrix room id (like !abc:example.org)",
+            param="metadata",
+        )
+    return room
 
 
 def _admin(call: Call) -> bool:
