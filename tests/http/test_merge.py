@@ -65,6 +65,17 @@ async def test_an_adapter_trained_over_http_merges_into_a_full_model_with_its_ou
     # The adapter changed the model: the comparison above is not base against base.
     assert greedy(plain_base, tokenizer) != greedy(merged_model, tokenizer)
 
+    # Compared on the same examples, the merged model is the adapter: same loss, same answer.
+    body = {"other": merged.json["id"], "prompt": "the cat sat on"}
+    compared = await api.post(f"/v1/models/{adapter['id']}/compare", json=body)
+    assert 200 == compared.status, compared.text
+    sides = compared.json["sides"]
+    assert ["merge-lora@v1", "merge-lora@v2"] == [s["model"]["label"] for s in sides]
+    assert "merge-poems@v1" == compared.json["dataset"]
+    assert sides[0]["examples"] == sides[1]["examples"] > 0
+    assert sides[0]["eval_loss"] == pytest.approx(sides[1]["eval_loss"], rel=1e-4)
+    assert sides[0]["answer"] == sides[1]["answer"] and sides[0]["answer"]
+
     # A full model does not merge; nothing is registered for the refusal.
     refused = await api.post(f"/v1/models/{merged.json['id']}/merge")
     expected = "merge-lora@v2 is a full model already; only LoRA adapters merge"

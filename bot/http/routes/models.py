@@ -6,11 +6,14 @@ import contextlib
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
+from bot.core.compare import compare_models
 from bot.core.errors import Conflict
 from bot.http.archive import tar_gz_chunks
 from bot.http.responses import ModelList, ModelOut
 from bot.http.routing import Call, Route, json_response
+from bot.http.schemas import Body
 
 
 async def list_models(call: Call) -> web.StreamResponse:
@@ -38,6 +41,56 @@ async def merge_model(call: Call) -> web.StreamResponse:
     """Fold a LoRA adapter into its base: a new full version of the adapter's name (201)."""
     merged = await call.services.models.merge(call.param("id"))
     return json_response(ModelOut.of(merged), 201)
+
+
+class CompareBody(Body):
+    """The other model, and optionally the dataset and a prompt."""
+
+    other: str = Field(min_length=1, max_length=200, description="The model to compare with.")
+    dataset: str | None = Field(None, max_length=200, description="Measured on (default: ours).")
+    prompt: str | None = Field(None, max_length=4000, description="Both answer it (greedy).")
+
+
+class SideOut(BaseModel):
+    """One model's eval loss (or why none) and answer."""
+
+    model: ModelOut
+    eval_loss: float | None
+    examples: int
+    answer: str | None
+    problem: str | None
+
+
+class CompareOut(BaseModel):
+    """Two models measured on the same examples of one dataset."""
+
+    dataset: str
+    prompt: str | None
+    sides: list[SideOut]
+
+
+async def compare_model(call: Call) -> web.StreamResponse:
+    """Eval loss of both models on the same examples, and their greedy answers to a prompt."""
+    body = call.body_as(CompareBody)
+    found = await compare_models(
+        call.services,
+        call.param("id"),
+        body.other,
+        dataset=body.dataset,
+        prompt=body.prompt,
+        requested_by=call.client,
+    )
+    sides = [
+        SideOut(
+            model=ModelOut.of(s.model),
+            eval_loss=s.eval_loss,
+            examples=s.examples,
+            answer=s.answer,
+            problem=s.problem,
+        )
+        for s in found.sides
+    ]
+    return json_response(CompareOut(dataset=found.dataset.label, prompt=found.prompt, sides=sides))
 
 
 async def model_archive(call: Call) -> web.StreamResponse:
@@ -109,6 +162,16 @@ ROUTES = (
         response=ModelOut,
         status=201,
         errors=(404, 409, 422),
+    ),
+    Route(
+        "POST",
+        "/v1/models/{id}/compare",
+        compare_model,
+        "Compare two model versions",
+        "models",
+        body=CompareBody,
+        response=CompareOut,
+        errors=(404, 422, 429),
     ),
     Route(
         "GET",

@@ -1,9 +1,21 @@
-"""`!models`, `!activate`, `!merge`, `!delete model|dataset`."""
+"""`!models`, `!activate`, `!merge`, `!compare`, `!delete model|dataset`."""
 
 from __future__ import annotations
 
+import math
+
+from bot.core.compare import Comparison, compare_models
 from bot.matrix.format import text
-from bot.room.commands.base import Arg, Args, CommandContext, Reply, command, group, subcommand
+from bot.room.commands.base import (
+    Arg,
+    Args,
+    CommandContext,
+    Option,
+    Reply,
+    command,
+    group,
+    subcommand,
+)
 from bot.room.text import models_table
 
 
@@ -51,6 +63,45 @@ async def merge(ctx: CommandContext, args: Args) -> Reply:
     )
 
 
+@command(
+    "compare",
+    help="Two model versions side by side: eval loss on one dataset and greedy answers.",
+    example="compare stories@v1 stories-lora@v1 once upon a time",
+    args=(Arg("model"), Arg("model"), Arg("prompt", optional=True, rest=True)),
+    options=(Option("dataset", shape="<dataset>", help="Measured on (the first's data)."),),
+    slow=True,
+)
+async def compare(ctx: CommandContext, args: Args) -> Reply:
+    """Eval loss on the same examples, then each model's answer to the prompt."""
+    found = await compare_models(
+        ctx.services,
+        args.word(0, "model"),
+        args.word(1, "model"),
+        dataset=args.text("dataset"),
+        prompt=args.rest(2) or None,
+        requested_by=ctx.sender,
+    )
+    return Reply.notice(comparison_text(found))
+
+
+def comparison_text(found: Comparison) -> str:
+    """`a: eval loss 2.31 (perplexity 10.1)` per side, then each answer."""
+    lines = [f"Compared on {found.dataset.label}:"]
+    for side in found.sides:
+        if side.eval_loss is None:
+            lines.append(f"{side.model.label}: {side.problem}")
+        else:
+            loss = side.eval_loss
+            lines.append(
+                f"{side.model.label}: eval loss {loss:.4f} (perplexity "
+                f"{math.exp(min(loss, 50)):.2f}) on {side.examples} examples"
+            )
+    if found.prompt:
+        lines.append(f"Prompt: {found.prompt}")
+        lines.extend(f"{side.model.label}: {side.answer}" for side in found.sides)
+    return "\n".join(lines)
+
+
 @subcommand(
     "model",
     help="Delete a model version.",
@@ -83,4 +134,4 @@ delete = group(
     subcommands=(delete_model, delete_dataset),
 )
 
-COMMANDS = (models, activate, merge, delete)
+COMMANDS = (models, activate, merge, compare, delete)
