@@ -187,9 +187,12 @@ class RayRuns:
         for event in events:
             await self._record(job, event)
         if events:
-            ray_spec = {**job.spec["ray"], "cursor": int(job.spec["ray"].get("cursor", 0))}
-            ray_spec["cursor"] += len(events)
-            await self.store.jobs.update(job.id, spec={**job.spec, "ray": ray_spec})
+            current = await self.ledger.current(job.id)
+            ray_spec = dict(current.spec["ray"])
+            # A pause started the next attempt (cursor 0) meanwhile: that one counts anew.
+            if ray_spec["attempt"] == job.spec["ray"]["attempt"]:
+                ray_spec["cursor"] = int(job.spec["ray"].get("cursor", 0)) + len(events)
+                await self.store.jobs.update(job.id, spec={**current.spec, "ray": ray_spec})
         return any(is_final(event) for event in events)
 
     async def _record(self, job: JobRow, event: TrainEvent) -> None:
