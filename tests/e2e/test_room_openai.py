@@ -78,9 +78,9 @@ async def test_a_remote_failure_shows_the_apis_reason_in_the_room(
     found = re.search(r"^Queued job (\w+)", ack)
     assert found, ack
     final = await room.wait(notice_containing(f"Job {found[1]} (faq) failed"))
-    assert final["content"]["body"] == (
-        f"❌ Job {found[1]} (faq) failed: Training file has too few assistant tokens"
-    )
+    who = ann.user_id[1:].split(":")[0]  # the notice pings who asked
+    reason = "Training file has too few assistant tokens"
+    assert f"{who}: ❌ Job {found[1]} (faq) failed: {reason}" == final["content"]["body"]
     status = await room.answer(f"!status {found[1]}")
     assert "failed" in status and "Training file has too few assistant tokens" in status
 
