@@ -29,6 +29,7 @@ from bot.http.openai.schemas import (
 from bot.http.openai.training import to_hyperparameters, to_method
 from bot.http.routing import Call, json_response
 from bot.http.state import SCOPES
+from storage.datasets import DatasetRow
 from storage.jobs import EventRow, JobRow
 
 ROOM_ID = re.compile(r"![^:\s]{1,255}:[^\s]{1,255}")
@@ -167,7 +168,7 @@ async def _fine_tuned(call: Call, job: JobRow) -> str | None:
     return ids.model_id(model) if model else None
 
 
-async def _training_file(call: Call, given: str) -> Any:
+async def _training_file(call: Call, given: str) -> DatasetRow:
     try:
         return await dataset_of(call, given)
     except NotFound:
