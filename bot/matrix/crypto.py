@@ -21,6 +21,15 @@ EXTRA_MISSING = (
 )
 
 
+def undecryptable_text(sender: str) -> str:
+    """What the sender of a message the bot could not decrypt reads (unencrypted)."""
+    return (
+        f"{sender}: I could not decrypt your message (my device has no key for it), so I "
+        "did not act on it. I asked your device for the key; please send the message "
+        "again. If this keeps happening, verify my device or leave and rejoin the room."
+    )
+
+
 class E2eeUnavailableError(RuntimeError):
     """E2EE was required but the crypto library is not installed."""
 
@@ -113,11 +122,10 @@ class Encryption:
             await self._client.request_room_key(event)
         except Exception as exc:  # a key request is a courtesy; failing it changes nothing
             log.info("matrix_key_request_failed", error=str(exc))
+        # Plaintext: when keys are broken between two devices, an encrypted notice
+        # might be unreadable too.
         self._outbox.send(
             room_id,
-            fmt.notice(
-                f"{event.sender}: I could not decrypt your message; please send it again "
-                "(I asked your device for the key).",
-                mentions=[event.sender],
-            ),
+            fmt.notice(undecryptable_text(event.sender), mentions=[event.sender]),
+            plaintext=True,
         )

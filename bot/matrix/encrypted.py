@@ -44,9 +44,14 @@ async def send_encrypted(
             # Like the outbox's other sends: members' unverified devices still get keys.
             await client.share_group_session(room_id, ignore_unverified_devices=True)
     encrypted_type, encrypted = client.encrypt(room_id, event_type, content)
-    method, path, data = Api.room_send(
-        client.access_token, room_id, encrypted_type, encrypted, txn_id
-    )
+    return await send_plain(client, room_id, encrypted_type, encrypted, txn_id)
+
+
+async def send_plain(
+    client: AsyncClient, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
+) -> RoomSendResponse | RoomSendError:
+    """Send one event exactly as given: no encryption, even in an encrypted room."""
+    method, path, data = Api.room_send(client.access_token, room_id, event_type, content, txn_id)
     response: RoomSendResponse | RoomSendError = await client._send(
         RoomSendResponse, method, path, data, (room_id,)
     )

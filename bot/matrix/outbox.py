@@ -15,7 +15,7 @@ from nio import AsyncClient, ErrorResponse, RoomRedactResponse, RoomSendResponse
 
 from bot.logs import get_logger
 from bot.matrix import format as fmt
-from bot.matrix.encrypted import find_own_reaction, send_encrypted, should_encrypt
+from bot.matrix.encrypted import find_own_reaction, send_encrypted, send_plain, should_encrypt
 
 log = get_logger(__name__)
 # Connection trouble that is worth retrying: the homeserver restarts, the network blips.
@@ -38,6 +38,7 @@ class _Pending:
     # (event id, key) of a reaction sent before a restart, looked up on the server.
     redacts: asyncio.Future[str] | None = None
     lookup: tuple[str, str] | None = None
+    plaintext: bool = False
     # One transaction id for all attempts: a retry of a send that did arrive is a no-op.
     txn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -62,9 +63,13 @@ class Outbox:
         self._reactions: dict[tuple[str, str, str], _Pending] = {}
         self.rate_limited = 0  # 429s met so far, for metrics and tests
 
-    def send(self, room_id: str, content: dict[str, Any]) -> asyncio.Future[str]:
-        """Queue an m.room.message."""
-        return self._enqueue(room_id, _Pending("m.room.message", content, self._future()))
+    def send(
+        self, room_id: str, content: dict[str, Any], *, plaintext: bool = False
+    ) -> asyncio.Future[str]:
+        """Queue an m.room.message; encrypted in an encrypted room when E2EE is on, unless
+        `plaintext` (for what must be readable even when keys are broken)."""
+        pending = _Pending("m.room.message", content, self._future(), plaintext=plaintext)
+        return self._enqueue(room_id, pending)
 
     def edit(self, room_id: str, event_id: str, new_content: dict[str, Any]) -> asyncio.Future[str]:
         """Queue a replacement of `event_id`, folding into a queued edit of it if any."""
@@ -202,6 +207,10 @@ class Outbox:
             if target is None:
                 return ""  # the reaction never went out: nothing to take back
             return await self._client.room_redact(room_id, target, tx_id=pending.txn_id)
+        if pending.plaintext:
+            return await send_plain(
+                self._client, room_id, pending.event_type, pending.content, pending.txn_id
+            )
         if pending.event_type == "m.reaction" and should_encrypt(self._client, room_id):
             return await send_encrypted(
                 self._client, room_id, pending.event_type, pending.content, pending.txn_id
