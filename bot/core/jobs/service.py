@@ -151,7 +151,8 @@ class JobService:
     # -- internals --------------------------------------------------------------------
 
     def _backend(self, name: str) -> TrainingBackend:
-        backend = self.backends.get(name or self.settings.default_backend)
+        name = name or self.settings.default_backend
+        backend = self.backends.get(name)
         if backend is None:
             names = [repr(known) for known in self.backends]
             choices = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
