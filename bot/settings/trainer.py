@@ -29,7 +29,7 @@ class TrainerSettings(Section):
     allow_hub: bool = Field(
         False, description="Let base= name a Hugging Face hub id (read from the local cache)."
     )
-    default_backend: str = Field(
+    default_backend: Literal["local", "openai", "ray"] = Field(
         "local", description="Backend of jobs that name none: local, openai, ray."
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
