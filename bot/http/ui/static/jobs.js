@@ -93,11 +93,22 @@ async function newJobForm() {
     h("select", { id: "job-dataset", name: "dataset", required: true }, [...names, ...datasets.map((d) => d.label)].map((n) => h("option", { value: n }, n))),
     h("label", { for: "job-base" }, "Base model (empty: the default)"),
     h("input", { id: "job-base", name: "base", type: "text" }),
+    h(
+      "div",
+      { class: "grid" },
+      pick("job-method", "method", "Method", [["", "default (every weight)"], ["lora", "LoRA adapter"], ["dpo", "DPO (preference pairs)"]]),
+      h("div", {}, h("label", { for: "job-rank" }, "LoRA rank (empty: 16)"), h("input", { id: "job-rank", name: "rank", type: "number", min: "1", step: "1" })),
+      pick("job-backend", "backend", "Where", [["", "default backend"], ["local", "here"], ["ray", "Ray cluster"], ["openai", "OpenAI"]]),
+    ),
     h("div", { class: "grid" }, KNOBS.map(([key, label, step]) => h("div", {}, h("label", { for: `hp-${key}` }, label), h("input", { id: `hp-${key}`, name: key, type: "number", step, min: "0" })))),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Start training")),
     result,
   );
   return h("details", { open: true }, h("summary", {}, "Start a job"), form);
+}
+
+function pick(id, name, label, options) {
+  return h("div", {}, h("label", { for: id }, label), h("select", { id, name }, options.map(([value, text]) => h("option", { value }, text))));
 }
 
 async function submitJob(event, form, result) {
@@ -110,6 +121,12 @@ async function submitJob(event, form, result) {
   }
   const body = { dataset: data.get("dataset"), hyperparameters };
   if (data.get("base")) body.base = data.get("base");
+  if (data.get("backend")) body.backend = data.get("backend");
+  const method = data.get("method");
+  if (method) {
+    body.method = { type: method };
+    if (data.get("rank")) body.method.lora = { r: Number(data.get("rank")) };
+  }
   try {
     const job = await post("/v1/jobs", body);
     location.hash = `#/jobs/${enc(job.id)}`;
