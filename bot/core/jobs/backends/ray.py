@@ -110,7 +110,7 @@ class RayBackend:
         base = request.base or self.jobs.default_base
         base_ref, base_path = await resolve_base(base, self.models, self.bases)
         device = "cuda" if resources.gpus_per_worker > 0 else "cpu"
-        method = parse_job_method(request.method, base_path, device)
+        method = parse_job_method(request.method, base_path, device, dataset.format)
         job_id = new_id()
         root = self.setup.storage_path / job_id
         shared = root / f"dataset{Path(dataset.path).suffix}"
