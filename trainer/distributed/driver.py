@@ -9,6 +9,7 @@ the last event it stored. Nothing here imports torch: the actor only schedules.
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from dataclasses import dataclass
@@ -108,6 +109,9 @@ def _run_torch_trainer(
     storage: str,
     max_failures: int,
 ) -> None:
+    # The controller's state reconciliation polls the dashboard's state API, which a minimal
+    # Ray install lacks: it would only log "Failed to query ..." every few seconds.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION", "0")
     import ray
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
