@@ -52,7 +52,7 @@ LAYERS = 2
 HEADS = 4
 CONTEXT = 256
 VOCAB_SIZE = 512
-PRETRAIN_STEPS = 120
+PRETRAIN_STEPS = 60
 PRETRAIN_BATCH = 8
 PRETRAIN_BLOCK = 64
 SEED = 1234
@@ -80,7 +80,7 @@ def build_base(tmp_root: Path, arch: Architecture) -> Path:
         return folder
 
 
-def pretraining_texts(count: int = 3000, seed: int = SEED) -> list[str]:
+def pretraining_texts(count: int = 1500, seed: int = SEED) -> list[str]:
     """The generated corpus the bases learn: stories, keyword sentences, chats."""
     rng = random.Random(seed)
     texts = []
@@ -106,12 +106,21 @@ def _render_chat(question: str, answer: str) -> str:
 
 def _build_into(folder: Path, arch: Architecture) -> None:
     # Built beside the target and renamed, so a folder that exists is complete.
+    import torch
+
     partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     texts = pretraining_texts()
     tokenizer = _tokenizer(texts)
     model = _model(arch, tokenizer)
-    _pretrain(model, tokenizer, texts)
+    # Matrices this small gain nothing from a second thread, and on a shared machine
+    # threads that wait for each other cost many times the work.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _pretrain(model, tokenizer, texts)
+    finally:
+        torch.set_num_threads(threads)
     model.save_pretrained(str(partial))
     tokenizer.save_pretrained(str(partial))
     (partial / "pretraining.json").write_text(
