@@ -171,3 +171,39 @@ def test_a_method_survives_the_spec_s_json_round_trip(
     stored = TrainSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     expected = Method("dpo", LoraOptions(r=4, alpha=8, targets=("c_attn",)), DpoOptions(0.2))
     assert expected == stored.method
+
+
+def test_a_llama_style_base_gets_every_projection_adapted_and_loads_with_peft(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from tests.support.pretrained import build_base
+
+    base = str(build_base(tmp_path_factory.getbasetemp(), "llama"))
+    tmp = tmp_path_factory.mktemp("lora-llama")
+    data = tmp / "chat.jsonl"
+    turns = [("who sees the fox?", "the owl sees the fox."), ("who likes the cow?", "the bee.")]
+    rows = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in turns * 12
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    hp = Hyperparameters(max_steps=6, batch_size=4, block_size=64, eval_every=3, save_every=6)
+    spec = TrainSpec(
+        dataset_path=str(data),
+        output_dir=str(tmp / "adapter"),
+        checkpoint_dir=str(tmp / "adapter.checkpoints"),
+        base=base,
+        hyperparameters=hp,
+        device="cpu",
+        method=parse_method({"type": "lora", "lora": {"r": "4", "dropout": "0"}}),
+    )
+    events = run(spec)
+    assert "completed" == events[-1]["event"], events[-1]
+    logged = [e["message"].split(":")[0] for e in events.of("log") if "LoRA" in e["message"]]
+    targets = "down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj"
+    assert [f"LoRA r=4 alpha=8 dropout=0 on {targets}"] == logged
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), spec.output_dir)
+    assert "llama" == adapted.config.model_type
