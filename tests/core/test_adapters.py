@@ -124,3 +124,17 @@ async def test_a_lora_job_on_a_registered_model_registers_an_adapter_of_it(
     adapter = await services.models.resolve("poems-lora")
     assert ("adapter", base.id, base.path) == (adapter.kind, adapter.base, adapter.base_path)
     assert (Path(adapter.path) / "adapter_model.safetensors").is_file()
+
+
+def test_the_openai_backend_refuses_lora_and_dpo_in_words() -> None:
+    from bot.core.jobs.hyperparameters import refuse_method
+
+    refuse_method(None, "openai")
+    refuse_method({"type": "full"}, "openai")
+    with pytest.raises(Invalid) as refused:
+        refuse_method({"type": "lora", "lora": {"r": 8}}, "openai")
+    expected = (
+        "backend=openai fine-tunes the whole model its own way; method=lora (LoRA, DPO) is for "
+        "local jobs (backend=local with a pretrained base=)"
+    )
+    assert expected == refused.value.message

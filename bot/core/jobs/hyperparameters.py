@@ -108,3 +108,13 @@ def parse_job_method(
                 "this server; leave quantize out to train a plain LoRA adapter"
             )
     return method
+
+
+def refuse_method(raw: dict[str, Any] | None, backend: str) -> None:
+    """A backend that trains every weight its own way refuses LoRA and DPO in words."""
+    kind = str((raw or {}).get("type", "full")).lower()
+    if kind != "full" or (raw or {}).get("lora") or (raw or {}).get("dpo"):
+        raise Invalid(
+            f"backend={backend} fine-tunes the whole model its own way; method={kind} "
+            "(LoRA, DPO) is for local jobs (backend=local with a pretrained base=)"
+        )

@@ -23,6 +23,7 @@ import openai
 from bot.core.datasets import DatasetService
 from bot.core.errors import Conflict, Invalid, NotFound, Unavailable
 from bot.core.jobs.backends.openai_poll import OpenAIPoller
+from bot.core.jobs.hyperparameters import refuse_method
 from bot.core.jobs.ledger import JobLedger, NewJob
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
@@ -96,6 +97,7 @@ class OpenAIBackend:
         self, request: JobRequest, *, requested_by: str, room_id: str | None
     ) -> JobRow:
         """Convert and check the dataset, store the job as queued, start driving it."""
+        refuse_method(request.method, self.name)
         dataset = await self.datasets.resolve(request.dataset)
         name = check_name(request.name or dataset.name, "model")
         options = parse_remote_options(request.hyperparameters or {}, name)
