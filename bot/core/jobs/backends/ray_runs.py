@@ -178,7 +178,7 @@ class RayRuns:
                 return
             await self._reached(job)
             if await self._mirror(job, events):
-                await self._cleanup(await self.ledger.current(job_id))
+                await self._cleanup(actor_name(job), await self.ledger.current(job_id))
                 return
             await asyncio.sleep(self.settings.poll_interval_s)
 
@@ -234,9 +234,8 @@ class RayRuns:
                 reason=f"registered {model.label}",
             )
 
-    async def _cleanup(self, job: JobRow) -> None:
+    async def _cleanup(self, name: str, job: JobRow) -> None:
         """End the finished run's actor; drop checkpoints of a success, everything of a cancel."""
-        name = f"trainbot-job-{job.id}-{int(job.spec['ray']['attempt']) - (job.status == S.PAUSED)}"
         try:
             await self.cluster.kill(name)
         except ClusterUnreachable:
