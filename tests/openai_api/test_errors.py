@@ -74,3 +74,11 @@ def test_a_bad_parameter_is_a_bad_request_naming_it(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as raised:
         client.completions.create(model="micro", prompt="x", max_tokens=0)
     assert "max_tokens" == raised.value.param
+
+
+def test_an_unknown_path_answers_in_openai_shape(client: OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.get("/assistants", cast_to=object)
+    assert {"message": "Not Found", "type": "invalid_request_error", "param": None} == {
+        k: v for k, v in body(raised.value).items() if k != "code"
+    }
