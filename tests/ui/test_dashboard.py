@@ -145,6 +145,7 @@ async def test_a_read_only_token_is_offered_nothing_that_changes_anything(
         offered = await page.locator("main button:visible, main form:visible").all_inner_texts()
         changing = [text for text in offered if not text.startswith(READING)]
         assert [] == changing, where
+        await shot(page, "read-only-" + named(where))
     await visit(page, "#/playground")
     await expect(page.locator("#view")).to_contain_text("may not generate text")
     await shot(page, "read-only-playground")
@@ -161,7 +162,7 @@ async def test_every_page_works_at_phone_width_with_labelled_controls(
         assert [] == await page.evaluate(UNLABELLED), where
         wide = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert wide <= 0, f"{where} is {wide}px wider than a phone"
-        await shot(page, "phone-" + where.strip("#/").replace("/", "-"))
+        await shot(page, "phone-" + named(where))
 
 
 async def test_deleting_the_active_model_is_refused_in_words_and_keeps_it(
@@ -173,3 +174,8 @@ async def test_deleting_the_active_model_is_refused_in_words_and_keeps_it(
     await page.get_by_role("button", name="Delete ui-data@v1").click()
     await expect(page.get_by_role("alert")).to_contain_text("Could not delete")
     assert ["ui-data@v1"] == [m.label for m in await ui_app.services.models.versions()]
+
+
+def named(where: str) -> str:
+    """A screenshot's name for a page: its section, or "job" for one job's page."""
+    return "job" if where.startswith("#/jobs/") else where.removeprefix("#/")

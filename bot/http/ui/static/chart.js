@@ -94,6 +94,7 @@ export class SeriesChart {
   destroy() {
     this.resizer.disconnect();
     this.plot.destroy();
+    for (const [name, chart] of Object.entries(registry.charts)) if (chart === this) delete registry.charts[name];
   }
 }
 
