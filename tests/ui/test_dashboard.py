@@ -7,6 +7,7 @@ The tests run in file order and share the App, as one visit would.
 """
 
 import json
+import tarfile
 
 import pytest
 
@@ -165,7 +166,7 @@ async def test_every_page_works_at_phone_width_with_labelled_controls(
         await shot(page, "phone-" + named(where))
 
 
-async def test_deleting_the_active_model_is_refused_in_words_and_keeps_it(
+async def test_deleting_the_active_model_is_refused_in_words_and_it_downloads(
     page: Page, ui_app: App
 ) -> None:
     await sign_in(page, ADMIN)
@@ -174,6 +175,14 @@ async def test_deleting_the_active_model_is_refused_in_words_and_keeps_it(
     await page.get_by_role("button", name="Delete ui-data@v1").click()
     await expect(page.get_by_role("alert")).to_contain_text("Could not delete")
     assert ["ui-data@v1"] == [m.label for m in await ui_app.services.models.versions()]
+
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name="Download ui-data@v1").click()
+    download = await downloading.value
+    with tarfile.open(await download.path(), "r:gz") as archive:
+        names = archive.getnames()
+    assert "ui-data-v1.tar.gz" == download.suggested_filename
+    assert "ui-data-v1/config.json" in names
 
 
 def named(where: str) -> str:
