@@ -2,11 +2,12 @@
 
 Trains the `tiny` preset for a fixed number of steps through the real path (worker
 process, HF Trainer with trainbot callbacks, packed blocks), then runs a bare loop on the
-same model shape, the same packed blocks and batch size, with AdamW and the same
-gradient clipping, in this process. Prints tokens/s of both, their ratio, and the
-share of fed tokens that are real data (not padding).
+same model shape, the same packed blocks, batch size and precision (the one trainbot
+chose), with AdamW and the same gradient clipping, in this process. Prints tokens/s of
+both, the true median of the per-round ratios with their spread, and the share of fed
+tokens that are real data (not padding).
 
-    .venv/bin/python bench/train_throughput.py [--steps 60] [--base tiny] [--rounds 2]
+    .venv/bin/python bench/train_throughput.py [--steps 60] [--base tiny] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -54,10 +56,13 @@ async def real_path(spec: TrainSpec) -> dict[str, float]:
     return metrics
 
 
-def bare_loop(spec: TrainSpec, model_dir: str, steps: int) -> float:
-    """Tokens/s of a plain PyTorch loop over the same packed blocks."""
+def bare_loop(spec: TrainSpec, model_dir: str, steps: int, precision: str = "fp32") -> float:
+    """Tokens/s of a plain PyTorch loop over the same packed blocks.
+
+    `precision` "bf16" runs the forward pass under CPU bf16 autocast, as the Trainer does.
+    """
     import torch
-    from transformers import AutoConfig, AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     from trainer.data import load_dataset, split_examples
     from trainer.packing import pack, tokenize_examples
@@ -70,7 +75,9 @@ def bare_loop(spec: TrainSpec, model_dir: str, steps: int) -> float:
     blocks = pack(tokenize_examples(train, tokenizer), hp.block_size, eos, eos)
     ids, labels = torch.tensor(blocks.input_ids), torch.tensor(blocks.labels)
     torch.manual_seed(hp.seed)
-    model = GPT2LMHeadModel(AutoConfig.from_pretrained(model_dir))  # same shape, fresh weights
+    config = AutoConfig.from_pretrained(model_dir)
+    config.use_cache = False  # as in training
+    model = AutoModelForCausalLM.from_config(config)  # same shape, fresh weights
     model.train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay
@@ -80,7 +87,8 @@ def bare_loop(spec: TrainSpec, model_dir: str, steps: int) -> float:
     for step in range(steps):
         start = step * hp.batch_size % max(1, len(ids) - hp.batch_size)
         batch = order[start : start + hp.batch_size]
-        loss = model(input_ids=ids[batch], labels=labels[batch]).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = model(input_ids=ids[batch], labels=labels[batch]).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -98,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--base", default="tiny")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--examples", type=int, default=4000)
     args = parser.parse_args()
 
@@ -106,7 +114,7 @@ def main() -> None:
         data = Path(tmp) / "corpus.jsonl"
         write_corpus(data, args.examples)
         hp = Hyperparameters(max_steps=args.steps, eval_every=args.steps, save_every=args.steps)
-        real, bare, useful = [], [], 0.0
+        real, bare, useful, precision = [], [], 0.0, "fp32"
         for round_ in range(args.rounds):
             spec = TrainSpec(
                 dataset_path=str(data),
@@ -118,24 +126,33 @@ def main() -> None:
             )
             model_dir = f"{tmp}/model0"
             if round_ % 2 == 1:  # bare first on odd rounds (needs round 0's tokenizer)
-                bare.append(bare_loop(spec, model_dir, args.steps))
+                bare.append(bare_loop(spec, model_dir, args.steps, precision))
             metrics = asyncio.run(real_path(spec))
             real.append(metrics["tokens_per_s"])
             useful = metrics["useful_token_fraction"]
+            precision = str(metrics.get("precision", "fp32"))
             if round_ % 2 == 0:
-                bare.append(bare_loop(spec, model_dir, args.steps))
+                bare.append(bare_loop(spec, model_dir, args.steps, precision))
             print(
                 f"round {round_ + 1}: trainbot {real[-1]:.0f} tok/s, bare {bare[-1]:.0f} tok/s,"
                 f" ratio {real[-1] / bare[-1]:.3f}",
                 flush=True,
             )
-    ratios = sorted(r / b for r, b in zip(real, bare, strict=True))
-    best_real, best_bare = max(real), max(bare)
+    ratios = [r / b for r, b in zip(real, bare, strict=True)]
     print(f"base={args.base} steps={args.steps} batch={hp.batch_size} block={hp.block_size}")
-    print(f"trainbot path : {best_real:10.0f} tokens/s (best round)")
-    print(f"bare PyTorch  : {best_bare:10.0f} tokens/s (best round)")
-    print(f"ratio (median of rounds): {ratios[len(ratios) // 2]:.3f}   (goal >= 0.97)")
+    print(f"precision     : {precision} (both paths)")
+    print(f"trainbot path : {statistics.median(real):10.0f} tokens/s (median of rounds)")
+    print(f"bare PyTorch  : {statistics.median(bare):10.0f} tokens/s (median of rounds)")
+    print(f"ratio         : {spread(ratios)}   (goal >= 0.97)")
     print(f"useful tokens : {useful:10.4f}   (goal >= 0.99)")
+
+
+def spread(values: list[float]) -> str:
+    """The true median of `values` with their range (an even count averages the middle)."""
+    return (
+        f"{statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f},"
+        f" {len(values)} rounds)"
+    )
 
 
 if __name__ == "__main__":

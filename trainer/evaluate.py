@@ -66,7 +66,9 @@ def eval_loss(
         for start in range(0, len(blocks), BATCH_SIZE):
             ids = torch.tensor(blocks.input_ids[start : start + BATCH_SIZE], dtype=torch.long)
             labels = torch.tensor(blocks.labels[start : start + BATCH_SIZE], dtype=torch.long)
-            loss = model(input_ids=ids, labels=labels).loss
+            positions = torch.tensor(blocks.position_ids[start : start + BATCH_SIZE])
+            # Restarted positions keep packed examples apart, as in training.
+            loss = model(input_ids=ids, labels=labels, position_ids=positions, use_cache=False).loss
             total += float(loss) * len(ids)
             count += len(ids)
     return EvalResult(total / count, len(examples), len(blocks), new_only)
@@ -94,5 +96,9 @@ def _block_size(model_dir: str) -> int:
         record = json.loads(record_path.read_text())
         if isinstance(record.get("block_size"), int):
             return int(record["block_size"])
+    from trainer.models import CONTEXT_KEYS
+
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    return int(min(128, config.get("n_positions") or config.get("max_position_embeddings", 128)))
+    config = config.get("text_config") or config
+    declared = [config[key] for key in CONTEXT_KEYS if isinstance(config.get(key), int)]
+    return int(min([128, *declared]))

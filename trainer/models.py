@@ -59,11 +59,53 @@ class LoadedBase:
     @property
     def max_positions(self) -> int:
         """The longest sequence the model accepts."""
-        config = self.model.config
-        value = getattr(config, "n_positions", None) or getattr(
-            config, "max_position_embeddings", 1024
-        )
-        return int(value or 1024)
+        return context_length(self.model.config)
+
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether conversations are rendered with the tokenizer's own template."""
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+
+# Where configs of different families keep their context length, most specific first.
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length", "max_seq_len")
+DEFAULT_CONTEXT = 1024
+
+
+def context_length(config: object) -> int:
+    """The context length a model config declares (its text config for multimodal ones)."""
+    text_config = getattr(config, "text_config", None) or config
+    for key in CONTEXT_KEYS:
+        value = getattr(text_config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_CONTEXT
+
+
+def separates_packed(model: PreTrainedModel) -> bool:
+    """Whether restarting position ids keeps packed examples from attending to each other.
+
+    Asked of the model itself, so any architecture is judged by what it does: the logits
+    of a second example packed after a first must equal those of it alone.
+    """
+    import torch
+
+    vocab = int(model.config.get_text_config().vocab_size)
+    first, second = [1 % vocab, 2 % vocab, 3 % vocab], [4 % vocab, 5 % vocab, 6 % vocab]
+    was_training = model.training
+    model.eval()  # type: ignore[no-untyped-call]
+    try:
+        with torch.no_grad():
+            packed = model(
+                input_ids=torch.tensor([first + second], device=model.device),
+                position_ids=torch.tensor([[0, 1, 2, 0, 1, 2]], device=model.device),
+            ).logits[0, 3:]
+            alone = model(input_ids=torch.tensor([second], device=model.device)).logits[0]
+        return bool(torch.allclose(packed.float(), alone.float(), atol=1e-4, rtol=1e-3))
+    except (TypeError, ValueError, RuntimeError):  # a model without position_ids
+        return False
+    finally:
+        model.train(was_training)
 
 
 def load_base(base: str, train_texts: Sequence[str], seed: int) -> LoadedBase:

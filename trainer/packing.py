@@ -4,6 +4,12 @@ Every example becomes token ids plus a "trained" flag per token, followed by EOS
 stream of examples is cut into `block_size` blocks, so no batch carries padding except
 the last, partly filled block. Tokens that are not trained (prompts, user turns, the
 keyword prefix) get the label -100, which the loss ignores.
+
+Each block also carries position ids that restart at 0 where an example (or the part of
+it in this block) starts. Given position ids and no attention mask, transformers' mask
+builder (`masking_utils.find_packed_sequence_indices`) makes the causal mask block
+diagonal, so a packed example attends only to itself; `train.packing_separates`
+checks that a model honours it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class PackedBlocks:
     block_size: int
     input_ids: list[list[int]] = field(default_factory=list)
     labels: list[list[int]] = field(default_factory=list)
+    position_ids: list[list[int]] = field(default_factory=list)  # 0 where an example starts
     useful_tokens: int = 0  # real (non-padding) tokens
 
     @property
@@ -86,21 +93,35 @@ def _tokenize_segments(
 def _tokenize_chat(
     messages: Sequence[dict[str, Any]], tokenizer: PreTrainedTokenizerBase
 ) -> TokenizedExample:
-    """Render with the tokenizer's chat template; train only assistant turns (weight 1)."""
-    text = tokenizer.apply_chat_template(list(messages), tokenize=False)
+    """Render with the tokenizer's chat template; train only assistant turns (weight 1).
+
+    A trained span is what the template adds for an assistant message after its own
+    generation prompt (the `<|im_start|>assistant` header is the prompt, not the answer),
+    up to the end-of-turn token, without trailing whitespace.
+    """
+    conversation = list(messages)
+    text = str(tokenizer.apply_chat_template(conversation, tokenize=False)).rstrip()
     spans: list[tuple[int, int]] = []
-    previous = ""
-    for i, message in enumerate(messages):
-        # The template renders a prefix of the conversation as a prefix of the text, so
-        # the characters a message adds are its span.
-        current = str(tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False))
-        if message.get("role") == "assistant" and message.get("weight", 1) == 1:
-            start = len(previous) if current.startswith(previous) else 0
-            spans.append((start, len(current)))
-        previous = current
+    for i, message in enumerate(conversation):
+        if message.get("role") != "assistant" or message.get("weight", 1) != 1:
+            continue
+        # The template renders a prefix of the conversation as a prefix of the text.
+        prompt = str(
+            tokenizer.apply_chat_template(
+                conversation[:i], tokenize=False, add_generation_prompt=True
+            )
+        )
+        current = str(tokenizer.apply_chat_template(conversation[: i + 1], tokenize=False))
+        start = len(prompt) if current.startswith(prompt) else 0
+        spans.append((start, len(current.rstrip())))
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(encoding["input_ids"])
     trained = [any(s <= a and b <= e for s, e in spans) for a, b in encoding["offset_mapping"]]
+    if ids and ids[-1] == tokenizer.eos_token_id:
+        # `pack` puts the end-of-text after every example; the template's own one
+        # (a ChatML end of turn that is also the EOS) would be doubled.
+        ids.pop()
+        trained.pop()
     return TokenizedExample(ids=ids, trained=trained)
 
 
@@ -116,24 +137,44 @@ def pack(
     blocks = PackedBlocks(block_size=block_size)
     ids: list[int] = []
     labels: list[int] = []
+    starts: list[bool] = []  # where an example begins
     for example in examples:
         for token, trained in zip(example.ids, example.trained, strict=True):
             ids.append(token)
             labels.append(token if trained else IGNORE_INDEX)
         ids.append(eos_id)
         labels.append(eos_id if any(example.trained) else IGNORE_INDEX)
+        starts.extend([True] + [False] * (len(example.ids)))
         while len(ids) >= block_size:
-            _add_block(blocks, ids[:block_size], labels[:block_size], block_size)
-            del ids[:block_size], labels[:block_size]
+            positions = _positions(starts[:block_size])
+            _add_block(blocks, ids[:block_size], labels[:block_size], positions, block_size)
+            del ids[:block_size], labels[:block_size], starts[:block_size]
     if ids:
         padding = block_size - len(ids)
-        _add_block(blocks, ids + [pad_id] * padding, labels + [IGNORE_INDEX] * padding, len(ids))
+        # Padding continues the last example's positions: it is never trained on and,
+        # being last, nothing real attends to it.
+        positions = _positions(starts + [False] * padding)
+        _add_block(
+            blocks, ids + [pad_id] * padding, labels + [IGNORE_INDEX] * padding, positions, len(ids)
+        )
     return blocks
 
 
-def _add_block(blocks: PackedBlocks, ids: list[int], labels: list[int], useful: int) -> None:
+def _positions(starts: list[bool]) -> list[int]:
+    """0 at each example start (and at the block start: an example cut by the previous
+    block cannot see its beginning, so it is numbered from what it sees), else +1."""
+    positions: list[int] = []
+    for i, start in enumerate(starts):
+        positions.append(0 if start or i == 0 else positions[-1] + 1)
+    return positions
+
+
+def _add_block(
+    blocks: PackedBlocks, ids: list[int], labels: list[int], positions: list[int], useful: int
+) -> None:
     if all(label == IGNORE_INDEX for label in labels[1:]):
         return  # the first label is never predicted (nothing precedes it)
     blocks.input_ids.append(ids)
     blocks.labels.append(labels)
+    blocks.position_ids.append(positions)
     blocks.useful_tokens += useful

@@ -81,6 +81,8 @@ class TrainSpec:
     job_id: str = ""
     dataset_hash: str = ""
     device: str = "auto"  # "auto", "cpu", "cuda"
+    precision: str = "auto"  # "auto", "fp32", "bf16", "fp16" (trainer.precision)
+    compile: bool = False  # torch.compile the model: pays off on long GPU runs only
     method: Method = field(default_factory=Method)  # full weights, LoRA or DPO
 
     def to_dict(self) -> dict[str, Any]:

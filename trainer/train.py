@@ -10,32 +10,50 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+from transformers import (
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+    default_data_collator,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from trainer.artifacts import save_atomically
 from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallback, perplexity
 from trainer.events import FinalEvent, Started
-from trainer.models import LoadedBase, load_base
+from trainer.models import LoadedBase, load_base, separates_packed
 from trainer.packing import PackedBlocks, pack, tokenize_examples
-from trainer.spec import TrainSpec
+from trainer.precision import Switches, choose, parameter_count, training_switches
+from trainer.spec import BASE_PRESETS, TrainSpec
+
+if TYPE_CHECKING:
+    from trainer.data import Example
 
 
 class BlockDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
-    """Packed blocks as tensors; every item has the same length, so no padding collator."""
+    """Packed blocks as tensors; every item has the same length, so no padding collator.
 
-    def __init__(self, blocks: PackedBlocks) -> None:
+    With `separate`, items carry position ids that restart per example, which keeps the
+    packed examples of a block from attending to each other (`trainer.packing`).
+    """
+
+    def __init__(self, blocks: PackedBlocks, separate: bool = False) -> None:
         self.input_ids = torch.tensor(blocks.input_ids, dtype=torch.long)
         self.labels = torch.tensor(blocks.labels, dtype=torch.long)
+        self.position_ids = torch.tensor(blocks.position_ids) if separate else None
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.input_ids[index], "labels": self.labels[index]}
+        item = {"input_ids": self.input_ids[index], "labels": self.labels[index]}
+        if self.position_ids is not None:
+            item["position_ids"] = self.position_ids[index]
+        return item
 
 
 @dataclass
@@ -50,6 +68,7 @@ class Prepared:
     dataset_sha256: str
     dataset_format: str
     resume_from: str | None
+    separate: bool = False  # packed examples are kept apart by their position ids
 
 
 def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
@@ -70,15 +89,20 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEve
             sink, {"event": "stopped", "reason": control.requested(), "step": 0, "checkpoint": None}
         )
     hp = spec.hyperparameters
+    switches = choose(spec.device, spec.precision, parameter_count(model), spec.compile)
+    sink({"event": "log", "level": "info", "message": switches.describe()})
     block_size = len(prepared.train.input_ids[0])
     tokens_per_step = hp.batch_size * hp.grad_accum * block_size
     progress = ProgressCallback(sink, tokens_per_step, _started_fields(spec, prepared))
     stopper = ControlCallback(control)
     trainer = Trainer(
         model=model,
-        args=training_arguments(spec),
-        train_dataset=BlockDataset(prepared.train),
-        eval_dataset=BlockDataset(prepared.val),
+        args=training_arguments(spec, switches),
+        train_dataset=BlockDataset(prepared.train, prepared.separate),
+        eval_dataset=BlockDataset(prepared.val, prepared.separate),
+        # Blocks are equal-length tensors; the tokenizer's padding collator would add an
+        # all-ones attention mask, and with one the mask builder ignores position ids.
+        data_collator=default_data_collator,
         processing_class=prepared.base.tokenizer,
         callbacks=[progress, stopper],
     )
@@ -106,6 +130,9 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEve
         "eval_loss": eval_loss,
         "perplexity": perplexity(eval_loss) if eval_loss is not None else None,
         "initial_perplexity": _initial_perplexity(trainer),
+        # A pretrained base's step-0 evaluation is the base itself on the same split.
+        "base_eval_loss": None if spec.base in BASE_PRESETS else _initial_eval_loss(trainer),
+        "precision": switches.precision,
         "train_loss": float(result.training_loss),
         "tokens_per_s": progress.tokens_per_s,
         "steps": step,
@@ -167,6 +194,17 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
             }
         )
     tokenizer = base.tokenizer
+    _say_chat_template(sink, base, train_examples)
+    # The cache is for generation; with it the mask builder ignores restarted positions.
+    base.model.config.use_cache = False
+    separate = separates_packed(base.model)
+    if not separate:
+        _say(
+            sink,
+            "warning",
+            "packed examples can attend to earlier ones in their block: "
+            "this model's attention does not separate them by position ids",
+        )
     eos_id, pad_id = int(tokenizer.eos_token_id), int(tokenizer.pad_token_id)
     train = pack(tokenize_examples(train_examples, tokenizer), block_size, eos_id, pad_id)
     val = pack(tokenize_examples(val_examples, tokenizer), block_size, eos_id, pad_id)
@@ -181,10 +219,24 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
         report.sha256,
         report.format,
         resume_from,
+        separate,
     )
 
 
-def training_arguments(spec: TrainSpec) -> TrainingArguments:
+def _say(sink: EventSink, level: str, message: str) -> None:
+    sink({"event": "log", "level": level, "message": message})
+
+
+def _say_chat_template(sink: EventSink, base: LoadedBase, examples: list[Example]) -> None:
+    if not any(e.messages for e in examples):
+        return
+    if base.has_chat_template:
+        _say(sink, "info", "conversations are rendered with the base's chat template")
+    else:
+        _say(sink, "info", "the base has no chat template: conversations use the plain one")
+
+
+def training_arguments(spec: TrainSpec, switches: Switches) -> TrainingArguments:
     """TrainingArguments for the spec; checkpoints go to `spec.checkpoint_dir`."""
     hp = spec.hyperparameters
     # load_best_model_at_end needs every save step to be an eval step.
@@ -214,9 +266,10 @@ def training_arguments(spec: TrainSpec) -> TrainingArguments:
         logging_steps=1,
         report_to=spec.report_to,
         disable_tqdm=True,
-        use_cpu=spec.device == "cpu",
+        use_cpu=switches.device == "cpu",
         dataloader_num_workers=0,  # blocks are in-memory tensors; workers would only cost
-        dataloader_pin_memory=torch.cuda.is_available() and spec.device != "cpu",
+        dataloader_pin_memory=switches.device == "cuda",
+        **training_switches(switches),
     )
 
 
@@ -252,15 +305,23 @@ def _started_fields(spec: TrainSpec, prepared: Prepared) -> Started:
 
 
 def _initial_perplexity(trainer: Trainer) -> float | None:
+    loss = _initial_eval_loss(trainer)
+    return perplexity(loss) if loss is not None else None
+
+
+def _initial_eval_loss(trainer: Trainer) -> float | None:
     # The log history comes back with a resumed checkpoint, so this also finds the step-0
     # evaluation of an earlier session.
     for entry in trainer.state.log_history:
         if entry.get("step") == 0 and "eval_loss" in entry:
-            return perplexity(float(entry["eval_loss"]))
+            return float(entry["eval_loss"])
     return None
 
 
 def _save_model(trainer: Trainer, folder: Path) -> None:
+    config = getattr(trainer.model, "config", None)
+    if config is not None:
+        config.use_cache = True  # off for training only (see `prepare`)
     trainer.save_model(str(folder))
     # The pickled TrainingArguments are a Trainer habit, not part of a model folder, and
     # unpickling them is unsafe; the spec in trainbot.json says the same in JSON.

@@ -28,11 +28,35 @@ def failure_event(exc: BaseException) -> Failed:
             "detail": exc.report.summary(),
             "code": "dataset_refused",
         }
+    oom = _out_of_memory(exc)
+    if oom is not None:
+        return {
+            "event": "failed",
+            "error": oom,
+            "detail": "".join(traceback.format_exception(exc)),
+            "code": "out_of_memory",
+        }
     return {
         "event": "failed",
         "error": one_line(exc),
         "detail": "".join(traceback.format_exception(exc)),
     }
+
+
+def _out_of_memory(exc: BaseException) -> str | None:
+    """The advice for a run that ran out of memory, or None for any other failure."""
+    import sys
+
+    if "torch" not in sys.modules:  # nothing ran yet that could exhaust memory
+        return None
+    import torch
+
+    from trainer.precision import OOM_ADVICE, is_out_of_memory
+
+    if not is_out_of_memory(exc):
+        return None
+    device = "the GPU" if isinstance(exc, torch.OutOfMemoryError) else "the CPU"
+    return OOM_ADVICE.format(device=device)
 
 
 def train_worker_main(

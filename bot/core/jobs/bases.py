@@ -58,6 +58,10 @@ async def resolve_base(base: str, models: ModelService, rules: BaseRules) -> tup
                 raise rules.refusal(base)
         elif folder is not None:
             return base, str(folder)
+        elif HUB_ID.fullmatch(base) and ".." not in base and hub_snapshot(base) is not None:
+            # Already in the local hub cache: the worker reads the snapshot folder, so
+            # no network is needed, nor asked for.
+            return base, str(hub_snapshot(base))
         elif rules.allow_hub and HUB_ID.fullmatch(base) and ".." not in base:
             return base, base
         else:
@@ -65,6 +69,17 @@ async def resolve_base(base: str, models: ModelService, rules: BaseRules) -> tup
     if model.backend != "local" or not model.path:
         raise Invalid(f"{model.label} is a remote model and cannot be a local base")
     return model.id, model.path
+
+
+def hub_snapshot(repo_id: str, cache_dir: Path | None = None) -> Path | None:
+    """The local hub cache's folder of `repo_id` (the snapshot `main` names), or None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir)
+    except ValueError:  # not a valid repo id after all
+        return None
+    return Path(found).parent if isinstance(found, str) else None
 
 
 def allowed_folder(base: str, roots: tuple[Path, ...]) -> Path | None:
@@ -82,3 +97,129 @@ def allowed_folder(base: str, roots: tuple[Path, ...]) -> Path | None:
         if found:
             return candidate
     return None
+
+
+# What training costs in memory, per parameter of the base, in bytes: fp32 weights (4),
+# their gradients (4) and AdamW's two moments (8) when every weight trains; only the
+# frozen weights for LoRA (its adapter is ~1% of the base, counted with the activations'
+# slack); a packed 4-bit base for QLoRA.
+BYTES_PER_PARAMETER = {"full": 16.0, "lora": 4.0, "qlora": 0.55}
+# Activations kept for the backward pass, per token, layer and unit of width, in bytes
+# (Korthikanti et al. 2022 count 34 in 16-bit without recomputation; fp32 doubles it).
+ACTIVATION_BYTES = 68
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class BaseShape:
+    """What the cost of training a base depends on, read from its folder."""
+
+    parameters: int
+    layers: int
+    width: int
+    vocab: int
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a training job needs at its peak, and what they are for."""
+
+    weights_and_optimizer: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        """Everything the job holds at once."""
+        return self.weights_and_optimizer + self.activations
+
+
+def base_shape(folder: Path) -> BaseShape | None:
+    """Parameters, depth, width and vocabulary of a model folder (None if unreadable).
+
+    The parameter count comes from the safetensors headers (exact, without loading a
+    weight); depth and width from `config.json` under any family's key names.
+    """
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    config = config.get("text_config") or config
+    parameters = sum(_safetensors_parameters(f) for f in folder.glob("*.safetensors"))
+    layers = _first_int(config, ("num_hidden_layers", "n_layer", "num_layers"))
+    width = _first_int(config, ("hidden_size", "n_embd", "d_model"))
+    vocab = _first_int(config, ("vocab_size",))
+    if not parameters:  # an old pytorch_model.bin: fp32 weights, 4 bytes each
+        parameters = sum(f.stat().st_size for f in folder.glob("*.bin")) // 4
+    if not (parameters and layers and width):
+        return None
+    return BaseShape(parameters, layers, width, vocab)
+
+
+def estimate_memory(
+    shape: BaseShape, method: str, batch_size: int, block_size: int, quantized: bool = False
+) -> MemoryEstimate:
+    """Peak bytes of training `shape` with `method` ("full", "lora", "dpo") on batches of
+    `batch_size` x `block_size` tokens (DPO feeds a chosen and a rejected answer, and
+    keeps a frozen reference copy when every weight trains)."""
+    kind = "qlora" if quantized else ("full" if method in ("full", "dpo") else "lora")
+    weights = shape.parameters * BYTES_PER_PARAMETER[kind]
+    tokens = batch_size * block_size
+    if method == "dpo":
+        tokens *= 2
+        weights += shape.parameters * 4 if kind == "full" else 0
+    # The logits and their gradient are fp32 and vocabulary-wide: for small models with
+    # big vocabularies they are most of the activations.
+    activations = tokens * (shape.layers * shape.width * ACTIVATION_BYTES + shape.vocab * 8)
+    return MemoryEstimate(int(weights), int(activations))
+
+
+def memory_refusal(estimate: MemoryEstimate, limit_bytes: int, method: str) -> Invalid | None:
+    """The refusal of a job that cannot fit in `limit_bytes`, or None when it fits."""
+    if estimate.total <= limit_bytes:
+        return None
+    advice = "lower batch_size or block_size"
+    if method == "full":
+        advice += ", or train a LoRA adapter (method=lora), which keeps the base frozen"
+    return Invalid(
+        f"this job would need about {estimate.total / GIB:.1f} GiB of memory to train "
+        f"(weights and optimizer {estimate.weights_and_optimizer / GIB:.1f} GiB, "
+        f"activations {estimate.activations / GIB:.1f} GiB) but {limit_bytes / GIB:.1f} GiB "
+        f"are available: {advice}"
+    )
+
+
+def machine_memory_bytes() -> int:
+    """This machine's physical memory (the limit when no other is configured)."""
+    import os
+
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def _first_int(config: dict[str, object], keys: tuple[str, ...]) -> int:
+    for key in keys:
+        value = config.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 0
+
+
+def _safetensors_parameters(path: Path) -> int:
+    """Elements in a safetensors file, from its JSON header (8-byte length, then JSON)."""
+    import json
+    import math
+
+    try:
+        with path.open("rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            if length > 100_000_000:  # not a safetensors header
+                return 0
+            header = json.loads(f.read(length))
+    except (OSError, ValueError):
+        return 0
+    return sum(
+        math.prod(entry["shape"])
+        for name, entry in header.items()
+        if name != "__metadata__" and isinstance(entry, dict)
+    )
