@@ -52,6 +52,11 @@ async def page(browser: "Browser", ui_app: App) -> AsyncIterator["Page"]:
     opened = await context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    # Blocked by the Content-Security-Policy: something inline or foreign slipped in.
+    opened.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield opened
     await context.close()
-    assert [] == errors  # no uncaught script error on any page the test visited
+    assert [] == errors  # no uncaught script error or CSP refusal on any page visited
