@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Se
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.chat import Conversations
 from bot.core.errors import Invalid, TooMany, Unavailable
 from bot.core.models import ModelService
 from storage.predictions import PredictionRow
@@ -105,6 +106,7 @@ class GenerationService:
         self.max_concurrent = max_concurrent
         self.max_new_tokens = max_new_tokens
         self.in_flight = 0
+        self.conversations = Conversations()  # the room's `!chat` threads
 
     async def generate(
         self,

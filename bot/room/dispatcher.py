@@ -22,6 +22,7 @@ from bot.matrix.rooms import is_allowed
 from bot.matrix.types import IncomingMessage
 from bot.room import text
 from bot.room.commands.base import Command, CommandContext, Reply, UsageError
+from bot.room.commands.chat import thread_reply
 from bot.room.follow import Follow
 from bot.room.origin import ACK_REACTION, DONE_REACTION, FAILED_REACTION
 from bot.room.ports import Room
@@ -89,7 +90,9 @@ class Dispatcher:
             if retried is None:
                 return  # edits of answered commands (or of anything else) are ignored
             message = retried
-        line = self.command_line(message.body)
+        line = self.command_line(message.body) or thread_reply(
+            self.services, self.settings, message
+        )
         if line is None:
             return
         allowed_rooms = self.settings.matrix.allowed_rooms
@@ -198,4 +201,6 @@ class Dispatcher:
         self.room.react(room_id, event_id, DONE_REACTION if ok else FAILED_REACTION)
 
     async def _send(self, message: IncomingMessage, reply: Reply) -> None:
+        if not reply.message.plain:  # the command answered in place (`!chat` streams)
+            return
         await self.room.send(message.room_id, fmt.reply(message, reply.message))

@@ -146,8 +146,10 @@ def build_prompt(loaded: LoadedBase, request: GenerationRequest) -> Prompt:
     """
     tokenizer, params = loaded.tokenizer, request.params
     # Learned position embeddings end at the window: prompt and answer must fit in it.
+    # The prompt may keep up to half of it whatever max_tokens asks (a chat's history
+    # matters more than room for an answer that rarely needs it); the answer gets the rest.
     max_new = max(1, min(params.max_tokens, loaded.window - 1))
-    room = max(1, loaded.window - max_new)
+    room = max(1, loaded.window - max_new, loaded.window // 2)
     stops, dropped = params.stop, 0
     if request.messages is not None:
         messages = list(request.messages)
@@ -163,7 +165,7 @@ def build_prompt(loaded: LoadedBase, request: GenerationRequest) -> Prompt:
     ids = ids[-room:]  # the newest context wins when the prompt is still too long
     if not ids:  # an empty prompt starts after an end-of-text, as in training
         ids = [_eos_ids(loaded)[0]]
-    return Prompt(ids, stops, max_new, dropped)
+    return Prompt(ids, stops, max(1, min(max_new, loaded.window - len(ids))), dropped)
 
 
 def eos_ids(loaded: LoadedBase) -> frozenset[int]:

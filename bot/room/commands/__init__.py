@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.room.commands import (
+    chat,
     dataprep,
     datasets,
     generate,
@@ -21,6 +22,7 @@ ALL_COMMANDS: tuple[Command, ...] = (
     *jobs.COMMANDS,
     *models.COMMANDS,
     *generate.COMMANDS,
+    *chat.COMMANDS,
     *datasets.COMMANDS,
     *dataprep.COMMANDS,
     *sources.COMMANDS,
