@@ -62,7 +62,7 @@ def wait_final(
 
 @pytest.fixture(scope="session")
 def trained(client: OpenAI, tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    path: Path = write_jsonl(tmp_path_factory.mktemp("upload"), "guide.jsonl", chat_rows(40))
+    path: Path = write_jsonl(tmp_path_factory.mktemp("upload"), "guide.jsonl", chat_rows(12))
     with path.open("rb") as handle:
         uploaded = client.files.create(file=handle, purpose="fine-tune")
     created = client.fine_tuning.jobs.create(

@@ -16,7 +16,7 @@ def test_a_file_is_a_validated_dataset_version(client: OpenAI, trained: Trained)
     assert ("guide.jsonl", "fine-tune", "processed") == (got.filename, got.purpose, got.status)
     content = client.files.content(trained.file.id).read()
     assert got.bytes == len(content)
-    assert 40 == len(content.decode().splitlines())
+    assert 12 == len(content.decode().splitlines())
     assert trained.file.id in [f.id for f in client.files.list()]
 
 
