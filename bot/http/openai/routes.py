@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from bot.http.openai import files, inference, jobs, models
 from bot.http.openai.errors import PREFIX
+from bot.http.openai.responses import (
+    OpenAICompletionOut,
+    OpenAIDeletedOut,
+    OpenAIFileOut,
+    OpenAIJobOut,
+    OpenAIListOut,
+    OpenAIModelOut,
+)
 from bot.http.openai.schemas import (
     OpenAIChatBody,
     OpenAICompletionBody,
@@ -24,6 +32,7 @@ ROUTES: tuple[Route, ...] = (
         files.openai_create_file,
         "Upload a fine-tuning file",
         TAG,
+        response=OpenAIFileOut,
         form=OpenAIFileForm,
         files=("file",),
         errors=(400, 413),
@@ -34,6 +43,7 @@ ROUTES: tuple[Route, ...] = (
         files.openai_list_files,
         "List files",
         TAG,
+        response=OpenAIListOut,
         query=OpenAIPage,
         errors=(404,),
     ),
@@ -43,6 +53,7 @@ ROUTES: tuple[Route, ...] = (
         files.openai_get_file,
         "Get a file",
         TAG,
+        response=OpenAIFileOut,
         errors=(404,),
     ),
     Route(
@@ -51,6 +62,7 @@ ROUTES: tuple[Route, ...] = (
         files.openai_delete_file,
         "Delete a file",
         TAG,
+        response=OpenAIDeletedOut,
         errors=(404, 409),
     ),
     Route(
@@ -68,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
         jobs.openai_create_job,
         "Create a fine-tuning job",
         TAG,
+        response=OpenAIJobOut,
         body=OpenAIJobCreate,
         errors=(400, 404, 409, 429, 503),
     ),
@@ -77,16 +90,26 @@ ROUTES: tuple[Route, ...] = (
         jobs.openai_list_jobs,
         "List fine-tuning jobs",
         TAG,
+        response=OpenAIListOut,
         query=OpenAIJobPage,
         errors=(400,),
     ),
-    Route("GET", JOB, jobs.openai_get_job, "Get a fine-tuning job", TAG, errors=(404,)),
+    Route(
+        "GET",
+        JOB,
+        jobs.openai_get_job,
+        "Get a fine-tuning job",
+        TAG,
+        response=OpenAIJobOut,
+        errors=(404,),
+    ),
     Route(
         "POST",
         f"{JOB}/cancel",
         jobs.openai_cancel_job,
         "Cancel a fine-tuning job",
         TAG,
+        response=OpenAIJobOut,
         errors=(404, 409),
     ),
     Route(
@@ -95,6 +118,7 @@ ROUTES: tuple[Route, ...] = (
         jobs.openai_pause_job,
         "Pause a fine-tuning job",
         TAG,
+        response=OpenAIJobOut,
         errors=(404, 409),
     ),
     Route(
@@ -103,6 +127,7 @@ ROUTES: tuple[Route, ...] = (
         jobs.openai_resume_job,
         "Resume a fine-tuning job",
         TAG,
+        response=OpenAIJobOut,
         errors=(404, 409),
     ),
     Route(
@@ -111,6 +136,7 @@ ROUTES: tuple[Route, ...] = (
         jobs.openai_list_events,
         "A fine-tuning job's events",
         TAG,
+        response=OpenAIListOut,
         query=OpenAIPage,
         errors=(404,),
     ),
@@ -120,16 +146,25 @@ ROUTES: tuple[Route, ...] = (
         jobs.openai_list_checkpoints,
         "A fine-tuning job's checkpoints",
         TAG,
+        response=OpenAIListOut,
         query=OpenAIPage,
         errors=(404,),
     ),
-    Route("GET", f"{PREFIX}/models", models.openai_list_models, "List models", TAG),
+    Route(
+        "GET",
+        f"{PREFIX}/models",
+        models.openai_list_models,
+        "List models",
+        TAG,
+        response=OpenAIListOut,
+    ),
     Route(
         "GET",
         f"{PREFIX}/models/{{model}}",
         models.openai_get_model,
         "Get a model",
         TAG,
+        response=OpenAIModelOut,
         errors=(404,),
     ),
     Route(
@@ -138,6 +173,7 @@ ROUTES: tuple[Route, ...] = (
         models.openai_delete_model,
         "Delete a fine-tuned model",
         TAG,
+        response=OpenAIDeletedOut,
         errors=(404, 409),
     ),
     Route(
@@ -146,6 +182,7 @@ ROUTES: tuple[Route, ...] = (
         inference.openai_chat_completions,
         "Chat with a model",
         TAG,
+        response=OpenAICompletionOut,
         body=OpenAIChatBody,
         streams=True,
         errors=(400, 404, 429, 503),
@@ -156,6 +193,7 @@ ROUTES: tuple[Route, ...] = (
         inference.openai_completions,
         "Continue a prompt",
         TAG,
+        response=OpenAICompletionOut,
         body=OpenAICompletionBody,
         streams=True,
         errors=(400, 404, 429, 503),
