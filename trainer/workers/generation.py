@@ -6,7 +6,8 @@ recently used bases loaded (`trainer.workers.generation_child`) and steps every 
 sequence together (`trainer.workers.generation_engine`).
 
 The pipe carries, parent to child, `("generate", id, GenerationRequest)` and
-`("cancel", id)` and `("active", id)` (how many answers are being written); child to parent, one list of events per step: `(id, "piece", Piece)`,
+`("cancel", id)` and `("active", id)` (how many answers are being written); child to
+parent, one list of events per step: `(id, "piece", Piece)`,
 `(id, "done", GenerationResult)`, `(id, "error", line)`. The parent fans events out to
 one queue per request, so a slow reader never holds the others back. A request that
 hears nothing for `timeout_s`, or a child that dies, fails with `GenerationError`; a

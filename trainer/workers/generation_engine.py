@@ -137,6 +137,10 @@ class Engine:
 
     def step(self) -> list[Event]:
         """Prefill what arrived, advance every batch by one token; the events to send."""
+        return self.admit() + self.advance()
+
+    def admit(self) -> list[Event]:
+        """Prefill the requests that arrived (together, per group): their first tokens."""
         events: list[Event] = []
         waiting, self._waiting = self._waiting, []
         groups: dict[tuple[str, str | None], list[Sequence]] = {}
@@ -148,6 +152,11 @@ class Engine:
                 self._prefill(key, sequences, events)
             except Exception as exc:  # out of memory, a broken model: these requests fail
                 self._fail(sequences, exc, events)
+        return events
+
+    def advance(self) -> list[Event]:
+        """One more token for every running sequence."""
+        events: list[Event] = []
         for key, batch in list(self._batches.items()):
             try:
                 self._decode(key, events)
@@ -438,6 +447,10 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
                 engine.submit(request_id, request)
             except Exception as exc:  # a missing folder, a broken adapter: this one fails
                 events.append((request_id, "error", one_line(exc)))
-        events.extend(engine.step())
+        # First tokens go out before the next step: time to first token is one prefill.
+        events += engine.admit()
+        if events:
+            conn.send(events)
+        events = engine.advance()
         if events:
             conn.send(events)
