@@ -190,16 +190,17 @@ async def client(info: dict[str, str], args: argparse.Namespace) -> None:
         latency, ttft, concurrency = [], [], []
         absolute: dict[str, list[float]] = {"served": [], "bare": [], "ttft": [], "bare1": []}
         for _ in range(args.rounds):
-            served = [
-                await timed(lambda: chat(session, url, chat_body(model, length)))
-                for _ in range(args.repeats)
-            ]
-            plain = [bare.generate_s(length) for _ in range(args.repeats)]
+            # Served and bare alternate request by request, so load from elsewhere on the
+            # machine hits both alike.
+            served, plain, streamed, one = [], [], [], []
+            for _ in range(args.repeats):
+                served.append(await timed(lambda: chat(session, url, chat_body(model, length))))
+                plain.append(bare.generate_s(length))
+                streamed.append(await first_token_s(session, url, model))
+                one.append(bare.generate_s(1))
             latency.append(statistics.median(served) / statistics.median(plain))
             absolute["served"].append(statistics.median(served))
             absolute["bare"].append(statistics.median(plain))
-            streamed = [await first_token_s(session, url, model) for _ in range(args.repeats)]
-            one = [bare.generate_s(1) for _ in range(args.repeats)]
             ttft.append(statistics.median(streamed) / statistics.median(one))
             absolute["ttft"].append(statistics.median(streamed))
             absolute["bare1"].append(statistics.median(one))
