@@ -83,7 +83,7 @@ def training_switches(switches: Switches) -> dict[str, Any]:
         "fp16": switches.precision == "fp16",  # the Trainer adds the loss scaler
         "tf32": switches.tf32 or None,
         "optim": "adamw_torch_fused" if switches.fused_adamw else "adamw_torch",
-        "gradient_checkpointing": switches.gradient_checkpointing,
+        "activation_checkpointing": switches.gradient_checkpointing,
         "torch_compile": switches.compile,
     }
 

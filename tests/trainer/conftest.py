@@ -122,13 +122,13 @@ def trained_model_dir(trained_model: Recorder) -> str:
 
 # Test modules cannot import this file (pytest runs with --import-mode=importlib), so
 # the helpers are handed out as fixtures.
-@pytest.fixture(name="micro_spec")
+@pytest.fixture(name="micro_spec", scope="session")
 def micro_spec_fixture() -> Any:
     """`micro_spec(tmp, data, name="model", **hyperparameters)` -> TrainSpec."""
     return micro_spec
 
 
-@pytest.fixture(name="train_in_process")
+@pytest.fixture(name="train_in_process", scope="session")
 def train_in_process_fixture() -> Any:
     """`train_in_process(spec, recorder=None)` -> Recorder."""
     return train_in_process
