@@ -133,3 +133,26 @@ def remaining_seconds(
     (evaluations excluded: counted in, they made the first ETA of a run many times too
     long) plus the evaluations still due."""
     return max(0, steps_left) * seconds_per_step + max(0, evals_left) * seconds_per_eval
+
+
+def refined_eta(
+    estimate_s: float | None,
+    running_s: float,
+    step: int,
+    total_steps: int,
+    measured_eta_s: float | None,
+) -> float | None:
+    """The one estimate made at queueing (`estimate_s`, from the speed measured on earlier
+    runs), refined as steps run: what it leaves after `running_s` seconds, weighed against
+    this run's own measurement (`measured_eta_s`) more with every step, alone from half-way.
+    A run's first steps are the slowest and the noisiest, so the measurement alone made
+    the first ETA several times the estimate; an estimate already overrun says nothing."""
+    if estimate_s is None or total_steps <= 0:
+        return measured_eta_s
+    left = estimate_s - running_s
+    if measured_eta_s is None:
+        return max(0.0, left)
+    if left <= 0:
+        return measured_eta_s
+    weight = min(1.0, 2.0 * step / total_steps)
+    return (1.0 - weight) * left + weight * measured_eta_s

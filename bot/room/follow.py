@@ -182,7 +182,8 @@ class Follow:
             return  # the acknowledgement already said it is queued
         origin = await self._origin(job, room_id)
         progress = row.data if row.event == "progress" else await self._last_progress(job.id)
-        await self.messages.show(origin, subject, progress_line(job, progress))
+        line = progress_line(job, await self._eta(job, progress))
+        await self.messages.show(origin, subject, line)
         if not _is_final(row):
             return
         text = job_final_text(job, self.prefix, await self._active_label(job))
@@ -204,6 +205,23 @@ class Follow:
             return None
         active = await self.services.store.models.active(job.name)
         return active[0].label if active else None
+
+    async def _eta(self, job: JobRow, progress: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The progress with the ETA the acknowledgement's estimate refined by this run."""
+        if not progress or job.started_at is None:
+            return progress
+        from trainer.throughput import refined_eta
+
+        first = await self.services.store.events.find(job.id, limit=1)
+        estimate = first[0].data.get("estimate_s") if first else None
+        eta = refined_eta(
+            estimate if isinstance(estimate, int | float) else None,
+            time.time() - job.started_at,
+            int(progress.get("step") or 0),
+            int(progress.get("total_steps") or 0),
+            progress.get("eta_s"),
+        )
+        return {**progress, "eta_s": eta}
 
     async def _last_progress(self, job_id: str) -> dict[str, Any] | None:
         last = await self.services.store.events.last(job_id, "progress")

@@ -14,6 +14,7 @@ from trainer.throughput import (
     estimate_seconds,
     read_measurements,
     record_throughput,
+    refined_eta,
     remaining_seconds,
 )
 from trainer.tokenizer import SPECIAL_TOKENS, train_bpe_tokenizer
@@ -129,3 +130,12 @@ def test_a_runs_fixed_cost_is_measured_and_added_to_the_estimate(tmp_path: Path)
 def test_what_is_left_counts_steps_at_their_own_pace_and_the_evaluations_due() -> None:
     assert 10 * 0.5 + 2 * 3.0 == remaining_seconds(10, 0.5, 2, 3.0)
     assert 0.0 == remaining_seconds(0, 0.5, 0, 3.0)
+
+
+def test_the_estimate_is_refined_by_the_run_and_gives_way_to_it_from_half_way() -> None:
+    # 100 s estimated, 10 s run: 90 s left by the estimate; the first steps measure 300 s
+    assert 90.0 == refined_eta(100.0, 10.0, 0, 30, 300.0)
+    assert 0.8 * 90.0 + 0.2 * 300.0 == refined_eta(100.0, 10.0, 3, 30, 300.0)
+    assert 40.0 == refined_eta(100.0, 60.0, 15, 30, 40.0)  # half-way: the run alone
+    assert 70.0 == refined_eta(100.0, 120.0, 3, 30, 70.0)  # an overrun estimate says nothing
+    assert 70.0 == refined_eta(None, 10.0, 3, 30, 70.0)
