@@ -7,9 +7,10 @@ chunk as it comes. The bounded queue is the back-pressure: a slow client slows t
 from __future__ import annotations
 
 import asyncio
+import io
 import tarfile
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 
 CHUNK = 256 * 1024
@@ -53,13 +54,19 @@ class _QueueWriter:
                     raise _Abandoned from None
 
 
-def _write_tar(folder: Path, root: str, writer: _QueueWriter) -> None:
+def _write_tar(
+    folder: Path, root: str, writer: _QueueWriter, replaced: Mapping[str, bytes]
+) -> None:
     try:
         try:
             # "w|gz" is tarfile's streaming mode: it never seeks, so a queue can be the file.
             with tarfile.open(fileobj=writer, mode="w|gz") as tar:  # type: ignore[call-overload]
                 for path in sorted(folder.rglob("*")):
-                    tar.add(path, arcname=f"{root}/{path.relative_to(folder)}", recursive=False)
+                    name = str(path.relative_to(folder))
+                    if name in replaced:
+                        _add_bytes(tar, path, f"{root}/{name}", replaced[name])
+                    else:
+                        tar.add(path, arcname=f"{root}/{name}", recursive=False)
             writer.flush()
         finally:
             writer.put(None)  # the end, after an error too: the reader must not wait forever
@@ -67,12 +74,26 @@ def _write_tar(folder: Path, root: str, writer: _QueueWriter) -> None:
         return
 
 
-async def tar_gz_chunks(folder: Path, root: str) -> AsyncGenerator[bytes, None]:
-    """The gzipped tar of `folder` (entries under `root/`), chunk by chunk."""
+def _add_bytes(tar: tarfile.TarFile, path: Path, arcname: str, data: bytes) -> None:
+    info = tar.gettarinfo(str(path), arcname)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+async def tar_gz_chunks(
+    folder: Path, root: str, replaced: Mapping[str, bytes] | None = None
+) -> AsyncGenerator[bytes, None]:
+    """The gzipped tar of `folder` (entries under `root/`), chunk by chunk.
+
+    `replaced` gives other contents for some files (by path inside `folder`): an adapter's
+    `adapter_config.json` names its base by version there, not by a folder of this server.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
     writer = _QueueWriter(loop, queue)
-    thread = asyncio.create_task(asyncio.to_thread(_write_tar, folder, root, writer))
+    thread = asyncio.create_task(
+        asyncio.to_thread(_write_tar, folder, root, writer, dict(replaced or {}))
+    )
     try:
         while (chunk := await queue.get()) is not None:
             yield chunk

@@ -1,5 +1,8 @@
 """LoRA over HTTP: an adapter job on a trained base, then POST /v1/models/{id}/merge."""
 
+import io
+import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,21 @@ async def test_an_adapter_trained_over_http_merges_into_a_full_model_with_its_ou
     )
     adapter = (await api.get(f"/v1/models/{adapter_job['model_id']}")).json
     assert ("adapter", base_job["model_id"]) == (adapter["kind"], adapter["base"])
+
+    # The archive of an adapter is peft's folder and names its base by version.
+    async with api.session.get(
+        f"/v1/models/{adapter['id']}/archive", headers=api.headers()
+    ) as response:
+        assert 200 == response.status
+        data = await response.read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames()}
+        config_file = tar.extractfile("merge-lora-v1/adapter_config.json")
+        assert config_file is not None
+        config = json.loads(config_file.read())
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= names
+    assert "model.safetensors" not in names
+    assert "merge-poems@v1" == config["base_model_name_or_path"]
 
     merged = await api.post(f"/v1/models/{adapter['id']}/merge")
     assert 201 == merged.status, merged.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from bot.http.archive import tar_gz_chunks
 from bot.http.responses import ModelList, ModelOut
 from bot.http.routing import Call, Route, json_response
 from bot.http.schemas import Body
+from storage.registry import ModelRow
 
 
 async def list_models(call: Call) -> web.StreamResponse:
@@ -111,7 +113,8 @@ async def model_archive(call: Call) -> web.StreamResponse:
     task = call.request.task
     call.state.streams.add(task)
     try:
-        async with contextlib.aclosing(tar_gz_chunks(folder, root)) as chunks:
+        replaced = await _adapter_config(call, model) if model.is_adapter else {}
+        async with contextlib.aclosing(tar_gz_chunks(folder, root, replaced)) as chunks:
             async for chunk in chunks:
                 await response.write(chunk)
         await response.write_eof()
@@ -120,6 +123,15 @@ async def model_archive(call: Call) -> web.StreamResponse:
     finally:
         call.state.streams.discard(task)
     return response
+
+
+async def _adapter_config(call: Call, model: ModelRow) -> dict[str, bytes]:
+    """The adapter's config as archived: its base named by version (or hub id), not folder."""
+    path = Path(model.path) / "adapter_config.json"
+    config = json.loads(path.read_text())
+    base = await call.services.store.models.get(model.base)
+    config["base_model_name_or_path"] = base.label if base else model.base
+    return {"adapter_config.json": (json.dumps(config, indent=2) + "\n").encode()}
 
 
 _REF = (404, 422)
