@@ -81,6 +81,8 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
         )
     train_pairs, val_pairs = split_pairs(read_pairs(spec.dataset_path), hp.val_fraction, hp.seed)
     base = load_base(spec.base, [], hp.seed)
+    if base.source == "preset":
+        raise ValueError("method=dpo tunes a pretrained base; a preset starts from random weights")
     model = base.model
     if spec.method.lora is not None:
         from trainer.lora import adapt

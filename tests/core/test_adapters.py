@@ -58,6 +58,20 @@ async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
     assert "base@v1" == (await services.models.delete("base@v1")).label
 
 
+async def test_an_adapter_is_no_base_to_train_on(services: Services, tmp_path: Path) -> None:
+    await services.datasets.upload_records("poems", records())
+    base = await register(services, "base", folder(tmp_path / "b"))
+    await register(services, "chat", folder(tmp_path / "a", adapter_of=base.path), base=base.id)
+    request = JobRequest("poems", base="chat", hyperparameters=FAST)
+    with pytest.raises(Invalid) as refused:
+        await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
+    expected = (
+        "that base is a LoRA adapter; merge it into a full model first (!merge or "
+        "POST /v1/models/{id}/merge) and train on the merged version"
+    )
+    assert expected == refused.value.message
+
+
 @pytest.mark.parametrize(
     ("base", "method", "expected"),
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from bot.core.errors import Invalid
@@ -88,6 +89,11 @@ def parse_job_method(
         )
     if method.type != "dpo" and dataset_format == "preference":
         raise Invalid(f"a preference dataset trains with method=dpo, not method={method.type}")
+    if (Path(base) / "adapter_config.json").is_file():
+        raise Invalid(
+            "that base is a LoRA adapter; merge it into a full model first (!merge or "
+            "POST /v1/models/{id}/merge) and train on the merged version"
+        )
     if method.adapter and base in BASE_PRESETS:
         raise Invalid(
             f"method={method.type} with a LoRA adapter needs a pretrained base; the preset "
