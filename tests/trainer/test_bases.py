@@ -135,7 +135,7 @@ def runs(
     train_in_process = request.getfixturevalue("train_in_process")
     corpus = request.getfixturevalue("text_corpus")
     tmp = tmp_path_factory.mktemp("bases-runs")
-    settings = {"max_steps": 16, "eval_every": 8, "save_every": 8, "batch_size": 8}
+    settings = {"max_steps": 10, "eval_every": 10, "save_every": 10, "batch_size": 8}
     return {
         name: train_in_process(micro_spec(tmp, corpus, name=name, base=base, **settings))
         for name, base in (
@@ -154,7 +154,7 @@ def test_a_pretrained_base_fine_tunes_below_a_from_scratch_preset_at_equal_steps
     tuned = runs[arch].of("completed")[0]["metrics"]
     initial = runs[arch].of("eval")[0]
 
-    assert tuned["steps"] == scratch["steps"] == 16
+    assert tuned["steps"] == scratch["steps"] == 10
     assert tuned["eval_loss"] < scratch["eval_loss"]
     assert tuned["base_eval_loss"] == pytest.approx(initial["eval_loss"])
     assert tuned["eval_loss"] <= tuned["base_eval_loss"]
@@ -231,3 +231,16 @@ def test_a_collated_training_batch_keeps_its_packed_examples_apart(
 
     assert set(batch) == {"input_ids", "labels", "position_ids"}
     torch.testing.assert_close(packed, alone, atol=1e-4, rtol=1e-4)
+
+
+def test_the_time_estimate_scales_a_measured_speed_by_size_and_method() -> None:
+    from bot.core.jobs.bases import BaseShape, scaled_tokens_per_s
+
+    big = BaseShape(parameters=100_000_000, layers=12, width=768, vocab=8000)
+
+    full = scaled_tokens_per_s(20_000.0, 5_000_000, big, "full")
+    lora = scaled_tokens_per_s(20_000.0, 5_000_000, big, "lora")
+
+    assert full == pytest.approx(1_000.0)
+    assert lora == pytest.approx(1_500.0)
+    assert scaled_tokens_per_s(20_000.0, 5_000_000, big, "dpo") == pytest.approx(500.0)

@@ -190,6 +190,21 @@ def memory_refusal(estimate: MemoryEstimate, limit_bytes: int, method: str) -> I
     )
 
 
+# Training FLOPs per token and parameter: forward 2, backward 4 (2 for the activations'
+# gradients, 2 for the weights'); a frozen base skips the weights' gradients.
+FLOPS_PER_PARAMETER = {"full": 6, "dpo": 6, "lora": 4}
+
+
+def scaled_tokens_per_s(
+    reference_tokens_per_s: float, reference_parameters: int, shape: BaseShape, method: str
+) -> float:
+    """Tokens/s to expect for `shape` trained with `method`, from a speed measured on a
+    full-weights run of `reference_parameters` (a preset): compute scales with the
+    parameters and the backward pass's share of them. DPO's two answers halve it again."""
+    flops = FLOPS_PER_PARAMETER.get(method, 6) * shape.parameters * (2 if method == "dpo" else 1)
+    return reference_tokens_per_s * 6 * reference_parameters / flops
+
+
 def machine_memory_bytes() -> int:
     """This machine's physical memory (the limit when no other is configured)."""
     import os
