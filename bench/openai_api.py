@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -233,7 +234,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="training steps")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5, help="requests per round and kind")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads for bare (0: all)")
+    # The generation worker runs on half the cores (trainer/workers/generation.py): the
+    # bare baseline gets as many, or it measures thread contention instead of overhead.
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    parser.add_argument("--threads", type=int, default=threads, help="torch threads for bare")
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
