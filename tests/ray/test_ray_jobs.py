@@ -16,6 +16,7 @@ import pytest
 from bot.app import App
 from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
+from bot.core.status import overview as status_overview
 from bot.settings import Settings
 from storage.jobs import EventRow
 from tests.ray.conftest import RayHead
@@ -53,8 +54,8 @@ async def test_cluster_down_queues_with_a_reason_then_the_job_runs_when_it_is_ba
     job_id = await submit(services)
     rows = await wait_for(services, job_id, lambda r: r.event == "log")
     assert rows[-1].data["message"].startswith("waiting for the Ray cluster: the Ray cluster at")
-    overview = await services.jobs.backends["ray"].cluster_overview()  # type: ignore[attr-defined]
-    assert (False, [job_id]) == (overview["reachable"], list(overview["waiting"]))
+    overview = (await status_overview(services.store, services.jobs.backends.values()))["clusters"]
+    assert (False, [job_id]) == (overview["ray"]["reachable"], list(overview["ray"]["waiting"]))
     assert "queued" == (await services.jobs.get(job_id)).status
     await asyncio.sleep(2.5)  # two more failed tries: the room is still told only once
     notices = await services.notifications.pending()
