@@ -220,7 +220,7 @@ class Engine:
                 input_ids=ids,
                 attention_mask=mask,
                 position_ids=positions,
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
             )
         logits: torch.Tensor = output.logits[:, -1, :]
@@ -261,11 +261,14 @@ class Engine:
         if stopped:
             sequence.finish = "stop"
         if sequence.finish is None:
-            # Hold back what could be the start of a stop string or half a character.
+            # Hold back what could be the start of a stop string or half a character (a
+            # UTF-8 character has at most 3 bytes after its first: more replacement
+            # characters than that are bytes that never make a character, and are sent).
             hold = max((len(s) - 1 for s in sequence.stops), default=0)
             safe = len(cut) - hold
-            while safe > 0 and cut[safe - 1] == "\ufffd":
-                safe -= 1
+            partial = len(cut) - len(cut.rstrip("\ufffd"))
+            if 0 < partial <= 3:
+                safe = min(safe, len(cut) - partial)
             new = cut[len(sequence.sent) : max(safe, len(sequence.sent))]
         else:
             new = cut[len(sequence.sent) :] if cut.startswith(sequence.sent) else ""
