@@ -1,4 +1,6 @@
-"""A long-lived worker that answers requests one at a time (generation, evaluation).
+"""A long-lived worker that answers requests one at a time (evaluation).
+
+Generation batches concurrent requests in its own worker (`generation.py`).
 
 The parent side (`ServingWorker`) sends `(request_id, request)` over a duplex pipe and
 waits for `(request_id, "ok" | "error", payload)`; the child side (`serve`) loops over
