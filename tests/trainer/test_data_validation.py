@@ -229,7 +229,7 @@ def test_unknown_format_and_undetectable_content(tmp_path: Path) -> None:
     path.write_text('{"body": "a"}\n', encoding="utf-8")
 
     assert [
-        "file: unknown format 'yaml' (allowed: text, completion, chat, keywords, csv)"
+        "file: unknown format 'yaml' (allowed: text, completion, chat, keywords, csv, preference)"
     ] == errors_of(path, DataOptions(format="yaml"))
     assert [
         "file: cannot tell the format: no record among the first has a 'messages', 'keywords', "
