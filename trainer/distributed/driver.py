@@ -78,6 +78,11 @@ class JobDriver:
         """What the workers should do at this step: None, "pause" or "cancel"."""
         return self._stop
 
+    def finished(self) -> bool:
+        """Whether `fit()` has returned (Ray Train released its workers and placement group)."""
+        with self._lock:
+            return self._thread is not None and not self._thread.is_alive()
+
     def hello(self, rank: int, pid: int) -> None:
         """A worker (re)started: its process id, so faults can be found and reported."""
         with self._lock:

@@ -21,6 +21,7 @@ from bot.logs import get_logger
 log = get_logger(__name__)
 T = TypeVar("T")
 CALL_TIMEOUT_S = 10.0
+FINISH_WAIT_S = 120.0
 
 
 class ClusterUnreachable(Exception):
@@ -41,6 +42,7 @@ class DriverHandle(Protocol):
     """What the service calls on a job's `JobDriver` actor."""
 
     start: RemoteMethod
+    finished: RemoteMethod
     events: RemoteMethod
     request_stop: RemoteMethod
     worker_pids: RemoteMethod
@@ -93,11 +95,21 @@ class RayCluster:
             raise ClusterUnreachable(f"the Ray cluster is unreachable ({one_line(exc)})") from None
 
     async def kill(self, name: str) -> None:
-        """End a job's actor (and with it the job's Ray Train run) if it still exists."""
+        """End a job's actor once its run let go of its workers (at most `FINISH_WAIT_S`).
+
+        Ending it while `fit()` still winds down would leave the run's placement group
+        holding its CPUs and GPUs.
+        """
         import ray
 
         handle = await self.existing(name)
         if handle is not None:
+            deadline = asyncio.get_running_loop().time() + FINISH_WAIT_S
+            while not await self.call(handle.finished.remote()):
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("a finished ray run did not wind down; ending it", actor=name)
+                    break
+                await asyncio.sleep(0.5)
             await asyncio.to_thread(ray.kill, cast("ray.actor.ActorHandle[object]", handle))
 
     async def overview(self) -> dict[str, Any]:

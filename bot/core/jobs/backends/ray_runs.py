@@ -238,7 +238,7 @@ class RayRuns:
         """End the finished run's actor; drop checkpoints of a success, everything of a cancel."""
         try:
             await self.cluster.kill(name)
-        except ClusterUnreachable:
+        except (ClusterUnreachable, RunLost):
             log.warning("could not end a finished ray actor", job_id=job.id, actor=name)
         root = Path(job.spec["checkpoint_dir"]).parent
         if job.status == S.SUCCEEDED:
