@@ -244,3 +244,18 @@ def test_the_time_estimate_scales_a_measured_speed_by_size_and_method() -> None:
     assert full == pytest.approx(1_000.0)
     assert lora == pytest.approx(1_500.0)
     assert scaled_tokens_per_s(20_000.0, 5_000_000, big, "dpo") == pytest.approx(500.0)
+
+
+def test_precision_switches_on_a_cpu_follow_the_request_and_refuse_fp16() -> None:
+    from trainer.precision import Switches, choose, training_switches
+
+    bf16 = choose("cpu", "bf16", parameters=10)
+
+    assert bf16 == Switches("cpu", "bf16")
+    assert bf16.describe() == "training on cpu in bf16"
+    assert training_switches(bf16)["bf16"] is True
+    assert training_switches(bf16)["optim"] == "adamw_torch"
+    with pytest.raises(ValueError, match="fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU"):
+        choose("cpu", "fp16", parameters=10)
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, fp16"):
+        choose("cpu", "fp8", parameters=10)
