@@ -11,7 +11,7 @@ from bot.core.errors import Conflict, Invalid
 from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
 from storage.registry import ModelRow
-from tests.support.services import FAST, is_final_state, records, wait_for
+from tests.support.services import FAST, records
 
 
 def folder(path: Path, *, adapter_of: str | None = None) -> Path:
@@ -118,26 +118,6 @@ async def test_bad_methods_are_refused_at_submit_and_nothing_is_queued(
         await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
     assert expected == refused.value.message
     assert [] == await services.store.jobs.with_status("queued")
-
-
-async def test_a_lora_job_on_a_registered_model_registers_an_adapter_of_it(
-    services: Services,
-) -> None:
-    await services.datasets.upload_records("poems", records())
-    first = await services.jobs.submit(
-        JobRequest("poems", hyperparameters=FAST), requested_by="@ann:x", room_id=None
-    )
-    await wait_for(services, first.id, is_final_state)
-    base = await services.models.resolve("poems")
-    request = JobRequest(
-        "poems", base="poems", name="poems-lora", hyperparameters=FAST, method={"type": "lora"}
-    )
-    job = await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
-    events = await wait_for(services, job.id, is_final_state)
-    assert "succeeded" == events[-1].data["status"], events[-1].data
-    adapter = await services.models.resolve("poems-lora")
-    assert ("adapter", base.id, base.path) == (adapter.kind, adapter.base, adapter.base_path)
-    assert (Path(adapter.path) / "adapter_model.safetensors").is_file()
 
 
 def test_the_openai_backend_refuses_lora_and_dpo_in_words() -> None:

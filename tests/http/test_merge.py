@@ -47,6 +47,9 @@ async def test_an_adapter_trained_over_http_merges_into_a_full_model_with_its_ou
     )
     adapter = (await api.get(f"/v1/models/{adapter_job['model_id']}")).json
     assert ("adapter", base_job["model_id"]) == (adapter["kind"], adapter["base"])
+    base_row = await app.services.models.resolve(base_job["model_id"])
+    adapter_row = await app.services.models.resolve(adapter["id"])
+    assert base_row.path == adapter_row.base_path  # the folder hot-swap loads it onto
 
     # The archive of an adapter is peft's folder and names its base by version.
     async with api.session.get(
