@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"trainbot: {exc.message}", file=sys.stderr)
         return 1
     request = GenerationRequest(args.model_dir, args.prompt, params)
-    from trainer.workers.generation_child import ModelCache, generate_text
+    from trainer.workers.generation_child import ModelCache
+    from trainer.workers.generation_engine import generate_text
 
     began = time.perf_counter()
     try:

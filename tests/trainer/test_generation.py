@@ -12,7 +12,8 @@ import pytest
 
 from trainer.spec import GenerateParams, GenerationRequest
 from trainer.workers.generation import GenerationError, GenerationWorker
-from trainer.workers.generation_child import ModelCache, cut_at_stop, generate_text
+from trainer.workers.generation_child import ModelCache, cut_at_stop
+from trainer.workers.generation_engine import generate_text
 
 
 def test_output_is_cut_at_the_first_stop_string() -> None:

@@ -13,8 +13,8 @@ import torch
 from tests.support.pretrained import build_base
 from trainer.data.formats import chat_prompt
 from trainer.spec import GenerateParams, GenerationRequest, GenerationResult, Piece
-from trainer.workers.generation_child import ModelCache, generate_text
-from trainer.workers.generation_engine import Engine
+from trainer.workers.generation_child import ModelCache
+from trainer.workers.generation_engine import Engine, generate_text
 
 GREEDY = GenerateParams(temperature=0, repetition_penalty=1.0, max_tokens=12)
 PROMPTS = ("the cat", "the owl finds the", "a", "the dog likes the bee. the")

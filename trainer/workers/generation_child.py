@@ -24,7 +24,7 @@ from transformers import PreTrainedTokenizerBase as Tokenizer
 
 from trainer.data import keyword_prefix
 from trainer.data.formats import CHAT_STOP, chat_prompt
-from trainer.spec import ChatMessage, GenerationRequest, GenerationResult
+from trainer.spec import ChatMessage, GenerationRequest
 
 MAX_ADAPTERS_PER_BASE = 8  # adapters kept switched-in on one base; the oldest goes first
 ADAPTER_CONFIG = "adapter_config.json"
@@ -219,18 +219,3 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     if not positions:
         return text, False
     return text[: min(positions)], True
-
-
-def generate_text(cache: ModelCache, request: GenerationRequest) -> GenerationResult:
-    """Answer one request in this process (the CLI and tests): the engine, alone."""
-    from trainer.workers.generation_engine import Engine
-
-    engine = Engine(cache)
-    engine.submit(1, request)
-    while True:
-        for _request_id, kind, payload in engine.step():
-            if kind == "error":
-                raise RuntimeError(str(payload))
-            if kind == "done":
-                assert isinstance(payload, GenerationResult)
-                return payload

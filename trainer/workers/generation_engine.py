@@ -410,6 +410,19 @@ class _adapter:
             self._off = None
 
 
+def generate_text(cache: ModelCache, request: GenerationRequest) -> GenerationResult:
+    """Answer one request in this process (the CLI and tests): the engine, alone."""
+    engine = Engine(cache)
+    engine.submit(1, request)
+    while True:
+        for _request_id, kind, payload in engine.step():
+            if kind == "error":
+                raise RuntimeError(str(payload))
+            if kind == "done":
+                assert isinstance(payload, GenerationResult)
+                return payload
+
+
 # ---- the serving loop -----------------------------------------------------------------
 
 
