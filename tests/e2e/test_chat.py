@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nio import AsyncClientConfig, EnableEncryptionBuilder, RoomSendResponse
 
 from bot.app import App
+from bot.dev.homeserver import SynapseServer
 from tests.support.pretrained import build_base
 
 from . import trainbot
-from .conftest import E2E, MakePerson
-from .trainbot import Room, StartBot, edit_of, new_body, open_room
+from .conftest import E2E, MakePerson, unique
+from .helpers import Person, login
+from .test_room_encrypted import raw_event
+from .trainbot import PASSWORD, Room, StartBot, edit_of, new_body, open_room
 
 pytestmark = E2E
 trainbots, start_trainbot = trainbot.trainbots, trainbot.start_trainbot  # shared fixtures
@@ -107,3 +111,42 @@ async def test_chat_in_a_thread_continues_with_history_and_switches_model(
     assert text == edits[-1]  # streamed into one message, finalised in place
     assert all(body.endswith("…") for body in edits[:-1])
     assert 3 == len(saved)  # three answers; the refused model saved nothing
+
+
+async def test_chat_in_an_encrypted_room(
+    synapse: SynapseServer,
+    trainbots: trainbot.Trainbots,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    ann_id, _ = await synapse.register_user(unique("ann"), PASSWORD)
+    (tmp_path / "ann").mkdir()
+    config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
+    client = await login(
+        synapse.base_url, ann_id, PASSWORD, store_path=str(tmp_path / "ann"), config=config
+    )
+    try:
+        await client.keys_upload()
+        ann = Person(client)
+        await ann.sync()
+        app, bot_id = await trainbots.start(allowed=[ann_id], matrix={"e2ee": True})
+        base = build_base(tmp_path_factory.getbasetemp(), "llama")
+        label = await register(app, "secret", base, tmp_path)
+        room = await open_room(
+            app, ann, bot_id, initial_state=[EnableEncryptionBuilder().as_dict()]
+        )
+
+        sent = await client.room_send(
+            room.room_id,
+            "m.room.message",
+            {"msgtype": "m.text", "body": f"!chat model={label} hello"},
+            ignore_unverified_devices=True,
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        answer, text = await answer_in_thread(room, sent.event_id, sent.event_id)
+
+        assert f"— {label}, " in text  # decrypted by ann's client, edits included
+        raw = await raw_event(synapse, client.access_token, room.room_id, answer["event_id"])
+        assert "m.room.encrypted" == raw["type"]
+    finally:
+        await client.close()
