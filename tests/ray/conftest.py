@@ -84,6 +84,7 @@ class RayHead:
 
     def stop(self) -> None:
         if self.group is None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
             return
         for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
             try:
