@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 EDIT_EVERY_S = 1.0  # Matrix clients dislike faster edits
 WRITING = "…"
 LEADING_MODEL = re.compile(r"\s*model=(?P<model>\S+)(?P<rest>.*)", re.DOTALL)
-CHAT_PARAMS = GenerateParams(max_tokens=256, temperature=0.7, repetition_penalty=1.1)
+CHAT_PARAMS = GenerateParams(max_tokens=128, temperature=0.7, repetition_penalty=1.1)
 
 
 @dataclass(frozen=True)
