@@ -10,7 +10,7 @@ FLOPs per token, against the GPU's dense bf16 peak).
     .venv/bin/python bench/gpu_train.py [--steps 60] [--rounds 3] [--batch 16] [--peak-tflops 989]
 
 Needs CUDA (989 TFLOPS is the H100/H200 SXM dense bf16 peak); `--device cpu --steps 3
---rounds 1 --batch 2 --block 64` runs the same code on a CPU as a smoke test.
+--rounds 1 --batch 2 --block 64 --compile off` runs the same code on a CPU as a smoke test.
 Goal: >= 40 % MFU on one H100/H200 (about 450k tokens/s).
 """
 
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--peak-tflops", type=float, default=989.0)
+    parser.add_argument("--compile", choices=("both", "off", "on"), default="both")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,10 +93,11 @@ def main() -> None:
             device=args.device,
             precision=args.precision,
         )
-        speed: dict[bool, list[float]] = {False: [], True: []}
+        modes = {"both": (False, True), "off": (False,), "on": (True,)}[args.compile]
+        speed: dict[bool, list[float]] = {mode: [] for mode in modes}
         flops = 0.0
         for round_ in range(args.rounds):
-            for compiled in (False, True) if round_ % 2 == 0 else (True, False):
+            for compiled in modes if round_ % 2 == 0 else modes[::-1]:
                 spec = dataclasses.replace(
                     base,
                     compile=compiled,
