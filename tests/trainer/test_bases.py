@@ -6,6 +6,7 @@ built once per session and "pretrained" on text like the test corpora.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -170,13 +171,14 @@ def test_the_run_says_its_device_precision_and_that_packing_keeps_examples_apart
 
     assert f"training on cpu in {precision}" in messages
     assert not [m for m in messages if "packed examples can attend" in m]
+    # The cache is off while training only: the saved model generates with it.
+    saved = Path(runs[arch].of("completed")[0]["model_dir"]) / "config.json"
+    assert json.loads(saved.read_text())["use_cache"] is True
 
 
 def test_chat_data_on_a_base_without_a_template_says_it_uses_the_plain_one(
     tmp_path: Path, bases: dict[str, Path], micro_spec: Any
 ) -> None:
-    import json
-
     from trainer.train import prepare
 
     data = tmp_path / "chat.jsonl"
