@@ -14,7 +14,10 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainer.spec import TrainSpec
 
 TRAINBOT_JSON = "trainbot.json"
 _PARTIAL = ".partial-"
@@ -103,3 +106,16 @@ def _swap_into_place(tmp: Path, output_dir: Path) -> None:
     os.rename(tmp, output_dir)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def resume_checkpoint(spec: TrainSpec) -> str | None:
+    """The newest checkpoint to resume from when the spec asks to resume, else None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not spec.resume:
+        return None
+    folder = Path(spec.checkpoint_dir)
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None  # type: ignore[no-untyped-call]
+    if last is None:
+        raise FileNotFoundError(f"nothing to resume: no checkpoint in {spec.checkpoint_dir}")
+    return str(last)

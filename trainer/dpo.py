@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState
 from transformers import TrainingArguments as Args
 
-from trainer.artifacts import save_atomically
+from trainer.artifacts import resume_checkpoint, save_atomically
 from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallback
 from trainer.data.formats import CHAT_STOP, chat_prompt
 from trainer.data.preference import PreferencePair, read_pairs
@@ -236,9 +236,7 @@ def _config(spec: TrainSpec) -> dict[str, Any]:
 
 
 def _resume(spec: TrainSpec) -> str | None:
-    from trainer.train import _resume_checkpoint
-
-    return _resume_checkpoint(spec)
+    return resume_checkpoint(spec)
 
 
 def _started(spec: TrainSpec, train: int, val: int, tokens_per_step: int) -> Started:

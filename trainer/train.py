@@ -20,9 +20,8 @@ from transformers import (
     TrainingArguments,
     default_data_collator,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
-from trainer.artifacts import save_atomically
+from trainer.artifacts import resume_checkpoint, save_atomically
 from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallback, perplexity
 from trainer.events import FinalEvent, Started
 from trainer.models import LoadedBase, load_base, separates_packed
@@ -179,7 +178,7 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     # best-checkpoint choice and early stopping.
     val_fraction = max(hp.val_fraction, 1e-9)
     train_examples, val_examples = split_examples(report.examples, val_fraction, hp.seed)
-    resume_from = _resume_checkpoint(spec)
+    resume_from = resume_checkpoint(spec)
     # A LoRA checkpoint holds only the adapter: the base is loaded again and the Trainer
     # puts the adapter's weights back when it resumes.
     start_from = spec.base if spec.method.adapter else (resume_from or spec.base)
@@ -271,16 +270,6 @@ def training_arguments(spec: TrainSpec, switches: Switches) -> TrainingArguments
         dataloader_pin_memory=switches.device == "cuda",
         **training_switches(switches),
     )
-
-
-def _resume_checkpoint(spec: TrainSpec) -> str | None:
-    if not spec.resume:
-        return None
-    folder = Path(spec.checkpoint_dir)
-    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None  # type: ignore[no-untyped-call]
-    if last is None:
-        raise FileNotFoundError(f"nothing to resume: no checkpoint in {spec.checkpoint_dir}")
-    return str(last)
 
 
 def _started_fields(spec: TrainSpec, prepared: Prepared) -> Started:
