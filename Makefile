@@ -48,6 +48,12 @@ bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/room_latency.py
+	$(BIN)/python bench/precision.py
+	$(BIN)/python bench/lora_throughput.py
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/openai_api.py
+	$(BIN)/python bench/ray_backend.py
+	$(BIN)/python bench/ui_dashboard.py
 
 clean:
 	rm -rf $(VENV) $(SYNAPSE_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -215,6 +215,7 @@ class Outbox:
             return await send_encrypted(
                 self._client, room_id, pending.event_type, pending.content, pending.txn_id
             )
+        await self._await_room(room_id)
         return await self._client.room_send(
             room_id,
             pending.event_type,
@@ -223,6 +224,16 @@ class Outbox:
             # Encrypted rooms: members' unverified devices still get the keys.
             ignore_unverified_devices=True,
         )
+
+    async def _await_room(self, room_id: str, timeout_s: float = 30.0) -> None:
+        """With E2EE, nio must know a room (its members, whether it is encrypted) before it
+        sends there; a room joined a moment ago is known after the next sync."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._client.olm is not None and room_id not in self._client.rooms:
+            if loop.time() > deadline:
+                return  # room_send then says the room is unknown: the send fails in words
+            await asyncio.sleep(0.1)
 
     async def _redaction_target(self, room_id: str, pending: _Pending) -> str | None:
         if pending.lookup is not None:

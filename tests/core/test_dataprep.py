@@ -143,7 +143,8 @@ async def test_a_confirmed_optimize_stores_a_cleaned_new_version_and_keeps_the_o
     assert 12 == len(fake.chat_requests)
     assert DEFAULT_INSTRUCTIONS in fake.chat_requests[0].json["messages"][0]["content"]
     assert final_text(done).startswith(
-        f"✅ Task {task.id}: cleaned messy@v1 into messy@v2 (12 records, 12 changed)."
+        f"✅ Task {task.id}: cleaned dataset messy@v1 into dataset messy@v2 "
+        "(12 records, 12 changed)."
     )
 
 
@@ -173,7 +174,7 @@ async def test_a_follower_sees_progress_then_the_outcome(
     done = [t.progress["done"] for t in seen]
     assert done == sorted(done) and 1 == sum(t.finished for t in seen)
     assert progress_line(seen[-1], Progress(**seen[-1].progress)) == (
-        f"✅ cleaning messy@v1 (task {task.id}): 12/12 done → messy@v2"
+        f"✅ cleaning dataset messy@v1 (task {task.id}): 12/12 done → dataset messy@v2"
     )
 
 
@@ -259,7 +260,7 @@ async def test_a_request_failing_after_the_retries_fails_the_task_and_stores_not
     )
     assert (None, None) == (done.result_dataset_id, done.result_label)
     assert ["messy@v1"] == [d.label for d in await services.datasets.versions("messy")]
-    assert final_text(done) == f"❌ Task {task.id} (cleaning messy@v1) failed: {done.error}"
+    assert final_text(done) == f"❌ Task {task.id} (cleaning dataset messy@v1) failed: {done.error}"
 
 
 async def test_generate_stores_the_final_prompts_and_never_the_generation_prompts(
@@ -552,10 +553,10 @@ def test_the_final_notice_lists_ten_invalid_answers_and_counts_the_rest() -> Non
         2.0,
     )
     assert final_text(task).splitlines() == [
-        "✅ Task t1: cleaned ds@v1 into ds@v2 (20 records, 7 changed). Used 1,200 input and "
-        "300 output tokens ($0.0004).",
+        "✅ Task t1: cleaned dataset ds@v1 into dataset ds@v2 (20 records, 7 changed). "
+        "Used 1,200 input and 300 output tokens ($0.0004).",
         "13 answers failed validation; those records kept the original:",
         *(f"- line {n}: bad; kept the original" for n in range(1, 11)),
-        "… and 3 more (GET /v1/tasks/t1)",
+        "… and 3 more.",
         "2 rows the original version skipped are left out.",
     ]

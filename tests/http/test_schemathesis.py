@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -37,6 +37,10 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
+# OpenAI's API ignores query and body names it does not know (clients send newer ones),
+# so /openai/v1 does too: there, a request with an unknown name is not invalid. Bad values
+# of known names are still refused (tests/openai_api checks them).
+OPENAI_CHECKS = [check for check in CHECKS if check is not negative_data_rejection]
 
 
 class ServerThread:
@@ -71,6 +75,12 @@ class ServerThread:
         self._thread.join(60)
 
 
+def _unsendable(value: object) -> bool:
+    if isinstance(value, list):  # sent as the name repeated: none when the list is empty
+        return not value or any(_unsendable(v) for v in value)
+    return value is None or isinstance(value, dict)
+
+
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with ServerThread(tmp_path_factory.mktemp("schemathesis") / "data") as server:
@@ -97,8 +107,14 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_schema(live_url: str) 
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: Any) -> None:
                 nonlocal cases
+                # A query value that is an object or null never reaches the server
+                # (requests drops it), so "invalid data accepted" would be about the
+                # transport, not the API.
+                assume(not any(_unsendable(v) for v in (case.query or {}).values()))
                 cases += 1
-                case.call_and_validate(headers=AUTH, checks=CHECKS, timeout=30)
+                openai = case.operation.path.startswith("/openai/")
+                checks = OPENAI_CHECKS if openai else CHECKS
+                case.call_and_validate(headers=AUTH, checks=checks, timeout=30)
 
             try:
                 run()

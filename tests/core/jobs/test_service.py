@@ -26,8 +26,10 @@ async def test_a_job_trains_registers_and_generates(services: Services) -> None:
         JobRequest(dataset="poems", hyperparameters=FAST), requested_by="@ann:x", room_id="!r:x"
     )
     events = await wait_for(services, job.id, is_final_state)
-    names = [e.event for e in events]
+    names = [e.event for e in events if e.event != "log"]  # device and precision lines
     assert ["state", "state", "state", "started", "eval"] == names[:5]
+    said = [str(e.data.get("message")) for e in events if e.event == "log"]
+    assert "training on cpu in fp32" in said
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert "succeeded" == events[-1].data["status"]
     done = await services.jobs.get(job.id)
