@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 from trainer.data import DatasetStats, compute_stats, read_dataset, split_examples
 from trainer.data.report import DatasetReport
 from trainer.data.split import validation_count
+from trainer.data.stats import length_histogram
 from trainer.spec import DataOptions
 from trainer.tokenizer import train_bpe_tokenizer
 
@@ -54,6 +56,11 @@ def test_exact_stats_with_one_token_per_byte(tmp_path: Path) -> None:
             train_tokens=46,
             training_tokens=115,
             estimated_seconds=5.0,
+            # max 13 → width 1, 13 bins; bin i holds length i + 1
+            length_histogram={
+                "edges": list(range(14)),
+                "counts": [0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 2],
+            },
         )
         == stats
     )
@@ -78,6 +85,33 @@ def test_stats_with_a_trained_tokenizer_match_encoding_each_segment(tmp_path: Pa
         stats.training_tokens,
         stats.estimated_seconds,
     )
+
+
+def test_histogram_counts_every_example_once_in_increasing_bins(tmp_path: Path) -> None:
+    report = completion_report(tmp_path)
+    tokenizer = train_bpe_tokenizer([e.text for e in report.examples], vocab_size=300)
+
+    stats = compute_stats(report, tokenizer, block_size=10, epochs=1)
+
+    edges, counts = stats.length_histogram["edges"], stats.length_histogram["counts"]
+    assert len(report.examples) == sum(counts)
+    assert len(edges) == len(counts) + 1
+    assert all(lo < hi for lo, hi in pairwise(edges))
+    assert 0 == edges[0]
+    assert edges[-2] < stats.max_tokens <= edges[-1]  # the last bin holds the longest
+
+
+def test_histogram_bins_are_at_most_twenty_and_right_closed() -> None:
+    # max 100 → width ceil(100 / 20) = 5: bin i holds lengths 5i+1 .. 5i+5
+    histogram = length_histogram([1, 40, 41, 100, 7, 5, 6])
+
+    expected_counts = [0] * 20
+    for index in (0, 7, 8, 19, 1, 0, 1):
+        expected_counts[index] += 1
+    assert {"edges": list(range(0, 101, 5)), "counts": expected_counts} == histogram
+    # max 7 in 2 bins → width 4: 1..4 and 5..8
+    assert {"edges": [0, 4, 8], "counts": [0, 2]} == length_histogram([6, 7], bins=2)
+    assert {"edges": [0], "counts": []} == length_histogram([])
 
 
 def test_split_is_seeded_disjoint_and_keeps_file_order() -> None:
@@ -123,10 +157,11 @@ def test_empty_report_gives_zeros(tmp_path: Path) -> None:
 
     stats = compute_stats(read_dataset(path), tokenizer, block_size=8, epochs=1)
 
-    assert (0, 0, 0, 0.0, 0) == (
+    assert (0, 0, 0, 0.0, 0, {"edges": [0], "counts": []}) == (
         stats.examples,
         stats.total_tokens,
         stats.p95_tokens,
         stats.median_tokens,
         stats.training_tokens,
+        stats.length_histogram,
     )

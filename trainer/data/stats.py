@@ -8,6 +8,13 @@ when the example has trained tokens, as `trainer.packing` does.
 Percentiles use the nearest-rank method: the p-th percentile of n sorted counts is the
 value at rank `ceil(p / 100 * n)` (1-based, at least 1). The median is the usual one
 (the mean of the two middle values for an even count).
+
+The length histogram has at most `HISTOGRAM_BINS` bins of one integer width
+`w = max(1, ceil(max / HISTOGRAM_BINS))` from 0 up to the longest example:
+`edges = [0, w, 2w, ..., n·w]` with `n = ceil(max / w)`, and bin i counts the examples of
+`edges[i] < tokens <= edges[i + 1]` (every example has at least its end-of-text token, so
+nothing falls at 0). The counts sum to the number of examples; no examples give
+`{"edges": [0], "counts": []}`.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ class DatasetStats:
     train_tokens: int  # one pass over the train split
     training_tokens: int  # train_tokens × epochs, before packing into blocks
     estimated_seconds: float | None  # training_tokens / tokens_per_s, when a speed is known
+    # {"edges": [...], "counts": [...]}: see the module docstring
+    length_histogram: dict[str, list[int]]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy."""
@@ -118,6 +127,7 @@ def compute_stats(
         train_tokens=sum(train),
         training_tokens=training_tokens,
         estimated_seconds=training_tokens / tokens_per_s if tokens_per_s else None,
+        length_histogram=length_histogram(per_example),
     )
 
 
@@ -125,6 +135,20 @@ def _trained_tokens(examples: list[Example], lengths: list[int], flags: list[boo
     in_segments = sum(n for n, trained in zip(lengths, flags, strict=True) if trained)
     # Every valid example has a non-blank trained segment, so each one's EOS is trained.
     return in_segments + sum(1 for example in examples if example.trained_text)
+
+
+HISTOGRAM_BINS = 20
+
+
+def length_histogram(lengths: list[int], bins: int = HISTOGRAM_BINS) -> dict[str, list[int]]:
+    """Equal-width bins over token counts of at least 1 (see the module docstring)."""
+    top = max(lengths, default=0)
+    width = max(1, math.ceil(top / bins))
+    count = math.ceil(top / width)
+    counts = [0] * count
+    for length in lengths:
+        counts[(length - 1) // width] += 1
+    return {"edges": [i * width for i in range(count + 1)], "counts": counts}
 
 
 def nearest_rank(ordered: list[int], percent: float) -> int:
