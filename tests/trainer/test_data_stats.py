@@ -56,11 +56,8 @@ def test_exact_stats_with_one_token_per_byte(tmp_path: Path) -> None:
             train_tokens=46,
             training_tokens=115,
             estimated_seconds=5.0,
-            # max 13 → width 1, 13 bins; bin i holds length i + 1
-            length_histogram={
-                "edges": list(range(14)),
-                "counts": [0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 2],
-            },
+            # from 4 (just below min 5) to 13 → width 1, 9 bins; bin i holds length 5 + i
+            length_histogram={"edges": list(range(4, 14)), "counts": [1, 1, 0, 0, 1, 0, 0, 0, 2]},
         )
         == stats
     )
@@ -97,20 +94,21 @@ def test_histogram_counts_every_example_once_in_increasing_bins(tmp_path: Path) 
     assert len(report.examples) == sum(counts)
     assert len(edges) == len(counts) + 1
     assert all(lo < hi for lo, hi in pairwise(edges))
-    assert 0 == edges[0]
+    assert edges[0] < stats.min_tokens <= edges[1]  # the first bin holds the shortest
     assert edges[-2] < stats.max_tokens <= edges[-1]  # the last bin holds the longest
 
 
 def test_histogram_bins_are_at_most_twenty_and_right_closed() -> None:
-    # max 100 → width ceil(100 / 20) = 5: bin i holds lengths 5i+1 .. 5i+5
+    # from 0 (min 1) to 100 → width ceil(100 / 20) = 5: bin i holds lengths 5i+1 .. 5i+5
     histogram = length_histogram([1, 40, 41, 100, 7, 5, 6])
 
     expected_counts = [0] * 20
     for index in (0, 7, 8, 19, 1, 0, 1):
         expected_counts[index] += 1
     assert {"edges": list(range(0, 101, 5)), "counts": expected_counts} == histogram
-    # max 7 in 2 bins → width 4: 1..4 and 5..8
-    assert {"edges": [0, 4, 8], "counts": [0, 2]} == length_histogram([6, 7], bins=2)
+    # from 9 (min 10) to 17 in 2 bins → width 4: 10..13 and 14..17
+    assert {"edges": [9, 13, 17], "counts": [2, 1]} == length_histogram([10, 13, 17], bins=2)
+    assert {"edges": [6, 7], "counts": [3]} == length_histogram([7, 7, 7])
     assert {"edges": [0], "counts": []} == length_histogram([])
 
 

@@ -9,12 +9,12 @@ Percentiles use the nearest-rank method: the p-th percentile of n sorted counts 
 value at rank `ceil(p / 100 * n)` (1-based, at least 1). The median is the usual one
 (the mean of the two middle values for an even count).
 
-The length histogram has at most `HISTOGRAM_BINS` bins of one integer width
-`w = max(1, ceil(max / HISTOGRAM_BINS))` from 0 up to the longest example:
-`edges = [0, w, 2w, ..., n·w]` with `n = ceil(max / w)`, and bin i counts the examples of
-`edges[i] < tokens <= edges[i + 1]` (every example has at least its end-of-text token, so
-nothing falls at 0). The counts sum to the number of examples; no examples give
-`{"edges": [0], "counts": []}`.
+The length histogram has at most `HISTOGRAM_BINS` bins of one integer width from just
+below the shortest example to the longest: with `start = min - 1`,
+`w = max(1, ceil((max - start) / HISTOGRAM_BINS))` and `n = ceil((max - start) / w)`,
+`edges = [start, start + w, ..., start + n·w]` and bin i counts the examples of
+`edges[i] < tokens <= edges[i + 1]`. The counts sum to the number of examples; no examples
+give `{"edges": [0], "counts": []}`.
 """
 
 from __future__ import annotations
@@ -141,14 +141,16 @@ HISTOGRAM_BINS = 20
 
 
 def length_histogram(lengths: list[int], bins: int = HISTOGRAM_BINS) -> dict[str, list[int]]:
-    """Equal-width bins over token counts of at least 1 (see the module docstring)."""
-    top = max(lengths, default=0)
-    width = max(1, math.ceil(top / bins))
-    count = math.ceil(top / width)
-    counts = [0] * count
+    """Equal-width, right-closed bins from the shortest to the longest (module docstring)."""
+    if not lengths:
+        return {"edges": [0], "counts": []}
+    start = min(lengths) - 1
+    span = max(lengths) - start
+    width = max(1, math.ceil(span / bins))
+    counts = [0] * math.ceil(span / width)
     for length in lengths:
-        counts[(length - 1) // width] += 1
-    return {"edges": [i * width for i in range(count + 1)], "counts": counts}
+        counts[(length - start - 1) // width] += 1
+    return {"edges": [start + i * width for i in range(len(counts) + 1)], "counts": counts}
 
 
 def nearest_rank(ordered: list[int], percent: float) -> int:
