@@ -65,6 +65,20 @@ async def test_a_bad_row_is_shown_next_to_its_line_and_nothing_is_stored(
     await expect(page.get_by_role("link", name="ui-data@v1")).to_be_visible()
     await page.get_by_role("link", name="ui-data@v1").click()
     await expect(page.locator("pre")).to_contain_text("examples            40")
+    # The token-length histogram: one bar per stored bin, each saying its range and count.
+    bars = page.locator(".histogram li.bar")
+    drawn = await bars.evaluate_all(
+        "bs => bs.map(b => [+b.dataset.lo, +b.dataset.hi, +b.dataset.count, b.title])"
+    )
+    [stored] = await ui_app.services.datasets.versions("ui-data")
+    histogram = stored.stats["length_histogram"]
+    edges, counts = histogram["edges"], histogram["counts"]
+    ranges = [[lo + 1, hi, n] for lo, hi, n in zip(edges, edges[1:], counts, strict=False)]
+    assert ranges == [bar[:3] for bar in drawn]
+    assert (40, True) == (sum(counts), 1 < len(counts) <= 20)
+    lo, hi, n, title = drawn[-1]  # the last bin holds the longest example
+    span = f"{hi}" if lo == hi else f"{lo}–{hi}"
+    assert f"{span} tokens: {n} example{'' if n == 1 else 's'}" == title
     await shot(page, "dataset-version")
 
 

@@ -92,6 +92,39 @@ function signed(n) {
 export async function datasetPage(view, id) {
   const d = await get(`/v1/datasets/${enc(id)}`);
   const s = d.stats;
+  view.replaceChildren(
+    h("h2", {}, `Dataset ${d.label}`),
+    h("p", {}, `${number(d.examples)} examples, format ${d.format}, uploaded by ${d.created_by} on ${when(d.created_at)}.`),
+    h("h3", {}, "Tokens per example"),
+    s.length_histogram ? histogram(s.length_histogram) : spread(s),
+    s.block_size ? h("p", { class: "muted" }, `Block size ${s.block_size}; ${number(s.over_block_size)} examples are longer.`) : null,
+    h("h3", {}, "Statistics"),
+    h("pre", {}, s.text || JSON.stringify(s, null, 2)),
+    // replaceChildren takes nodes, not arrays: spread the optional pair.
+    ...(d.report && d.report.errors && d.report.errors.length
+      ? [h("h3", {}, "Rows skipped at upload"), table(["Line", "Problem"], d.report.errors.map((e) => h("tr", {}, h("td", { class: "num" }, e.line), h("td", {}, e.message))))]
+      : []),
+  );
+}
+
+// Examples per token-length bin: bin i holds edges[i] < tokens <= edges[i + 1] (trainer/data/stats.py).
+// Each bar says its range and count in text; the width only repeats it.
+function histogram({ edges, counts }) {
+  if (!counts.length) return h("p", {}, "No examples.");
+  const top = Math.max(1, ...counts);
+  const bars = counts.map((count, i) => {
+    const [lo, hi] = [edges[i] + 1, edges[i + 1]];
+    const range = lo === hi ? `${number(hi)}` : `${number(lo)}–${number(hi)}`;
+    const words = `${range} tokens: ${number(count)} example${count === 1 ? "" : "s"}`;
+    const fill = h("span", { class: "fill" });
+    fill.style.width = `${(100 * count) / top}%`;
+    return h("li", { class: "bar", title: words, "data-lo": lo, "data-hi": hi, "data-count": count }, h("span", {}, range), h("span", { class: "track" }, fill), h("span", {}, number(count)));
+  });
+  return h("figure", { class: "histogram" }, h("figcaption", { class: "muted" }, "Examples by length in tokens"), h("ol", { class: "bars" }, bars));
+}
+
+// Versions stored before the histogram: min, percentiles, mean and max as bars.
+function spread(s) {
   const marks = [
     ["min", s.min_tokens],
     ["p5", s.p5_tokens],
@@ -106,16 +139,5 @@ export async function datasetPage(view, id) {
     fill.style.width = `${(100 * v) / top}%`;
     return h("div", { class: "bar" }, h("span", {}, label), fill, h("span", {}, `${number(v, 1)} tokens`));
   });
-  view.replaceChildren(
-    h("h2", {}, `Dataset ${d.label}`),
-    h("p", {}, `${number(d.examples)} examples, format ${d.format}, uploaded by ${d.created_by} on ${when(d.created_at)}.`),
-    h("h3", {}, "Tokens per example"),
-    h("div", { class: "bars", role: "img", "aria-label": marks.map(([l, v]) => `${l} ${v}`).join(", ") }, bars),
-    s.block_size ? h("p", { class: "muted" }, `Block size ${s.block_size}; ${number(s.over_block_size)} examples are longer.`) : null,
-    h("h3", {}, "Statistics"),
-    h("pre", {}, s.text || JSON.stringify(s, null, 2)),
-    d.report && d.report.errors && d.report.errors.length
-      ? [h("h3", {}, "Rows skipped at upload"), table(["Line", "Problem"], d.report.errors.map((e) => h("tr", {}, h("td", { class: "num" }, e.line), h("td", {}, e.message))))]
-      : null,
-  );
+  return h("div", { class: "bars", role: "img", "aria-label": marks.map(([l, v]) => `${l} ${v}`).join(", ") }, bars);
 }
