@@ -231,6 +231,7 @@ def _job_settings(s: Settings) -> JobSettings:
         report_to=t.report_to,
         base_dirs=tuple(t.base_dirs),
         allow_hub=t.allow_hub,
+        max_memory_gb=t.max_memory_gb,
     )
 
 

@@ -33,6 +33,12 @@ class TrainerSettings(Section):
         "local", description="Backend of jobs that name none: local, openai, ray."
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
+    max_memory_gb: float = Field(
+        0.0,
+        ge=0,
+        description="Memory a local job may use; a job estimated above it is refused at "
+        "submit (0: this machine's memory).",
+    )
     report_to: str = Field(
         "none", description="Experiment tracking: none, tensorboard, wandb, mlflow."
     )

@@ -1,6 +1,7 @@
 """Adapter versions: registered as such with their base as lineage; bases kept while used."""
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from bot.core.errors import Conflict, Invalid
 from bot.core.jobs.request import JobRequest
 from bot.core.services import Services
 from storage.registry import ModelRow
+from tests.support.pretrained import build_base
 from tests.support.services import FAST, records
 
 
@@ -132,3 +134,31 @@ def test_the_openai_backend_refuses_lora_and_dpo_in_words() -> None:
         "local jobs (backend=local with a pretrained base=)"
     )
     assert expected == refused.value.message
+
+
+async def test_a_job_that_cannot_fit_in_memory_is_refused_before_it_is_queued(
+    app_factory: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # 1 MiB is below what even the tiny pretrained base needs, with LoRA too (about 2 MiB).
+    services = (await app_factory(max_memory_gb=1 / 1024)).services
+    await services.datasets.upload_records("poems", records())
+    pretrained = build_base(tmp_path_factory.getbasetemp(), "gpt2")
+    await register(services, "base", copy_of(pretrained, tmp_path_factory.mktemp("b") / "m"))
+    for method, advice in (
+        (None, ", or train a LoRA adapter (method=lora), which keeps the base frozen"),
+        ({"type": "lora"}, ""),
+    ):
+        request = JobRequest("poems", base="base@v1", method=method, hyperparameters=FAST)
+        with pytest.raises(Invalid) as refused:
+            await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
+        message = refused.value.message
+        assert message.startswith("this job would need about "), message
+        assert message.endswith("are available: lower batch_size or block_size" + advice)
+    assert [] == await services.jobs.find()  # nothing queued, nothing stored
+
+
+def copy_of(source: Path, target: Path) -> Path:
+    """A model folder the registry may own (the session's base is shared by other tests)."""
+    shutil.copytree(source, target)
+    (target / "trainbot.json").write_text(json.dumps({"kind": "full"}))
+    return target

@@ -183,9 +183,9 @@ def memory_refusal(estimate: MemoryEstimate, limit_bytes: int, method: str) -> I
     if method == "full":
         advice += ", or train a LoRA adapter (method=lora), which keeps the base frozen"
     return Invalid(
-        f"this job would need about {estimate.total / GIB:.1f} GiB of memory to train "
-        f"(weights and optimizer {estimate.weights_and_optimizer / GIB:.1f} GiB, "
-        f"activations {estimate.activations / GIB:.1f} GiB) but {limit_bytes / GIB:.1f} GiB "
+        f"this job would need about {_size(estimate.total)} of memory to train "
+        f"(weights and optimizer {_size(estimate.weights_and_optimizer)}, "
+        f"activations {_size(estimate.activations)}) but {_size(limit_bytes)} "
         f"are available: {advice}"
     )
 
@@ -203,6 +203,26 @@ def scaled_tokens_per_s(
     parameters and the backward pass's share of them. DPO's two answers halve it again."""
     flops = FLOPS_PER_PARAMETER.get(method, 6) * shape.parameters * (2 if method == "dpo" else 1)
     return reference_tokens_per_s * 6 * reference_parameters / flops
+
+
+def _size(count: int) -> str:
+    return f"{count / GIB:.1f} GiB" if count >= GIB else f"{count / 1024**2:.0f} MiB"
+
+
+def check_fits(
+    base_path: str, method: str, quantized: bool, batch_size: int, block_size: int, limit_gb: float
+) -> None:
+    """Refuse, before anything is queued, a job on a base folder that cannot fit in
+    `limit_gb` (0: this machine's memory); presets and unreadable folders pass."""
+    folder = Path(base_path)
+    shape = base_shape(folder) if folder.is_dir() else None
+    if shape is None:
+        return
+    limit = int(limit_gb * GIB) if limit_gb > 0 else machine_memory_bytes()
+    estimate = estimate_memory(shape, method, batch_size, block_size, quantized)
+    refusal = memory_refusal(estimate, limit, method)
+    if refusal is not None:
+        raise refusal
 
 
 def machine_memory_bytes() -> int:

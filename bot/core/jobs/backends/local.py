@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core.datasets import DatasetService
 from bot.core.jobs.backends.local_runs import JobSettings, LocalRuns
-from bot.core.jobs.bases import BaseRules, resolve_base
+from bot.core.jobs.bases import BaseRules, check_fits, resolve_base
 from bot.core.jobs.hyperparameters import parse_hyperparameters, parse_job_method
 from bot.core.jobs.ledger import JobLedger, NewJob
 from bot.core.jobs.request import JobRequest
@@ -89,6 +89,9 @@ class LocalBackend:
         base = request.base or self.settings.default_base
         base_ref, base_path = await resolve_base(base, self.models, self.bases)
         method = parse_job_method(request.method, base_path, self.settings.device, dataset.format)
+        quantized = bool(method.lora and method.lora.quantize)
+        fits = (base_path, method.type, quantized, hp.batch_size, hp.block_size)
+        check_fits(*fits, self.settings.max_memory_gb)
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = TrainSpec(

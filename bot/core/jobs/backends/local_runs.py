@@ -42,6 +42,7 @@ class JobSettings:
     report_to: str = "none"
     base_dirs: tuple[Path, ...] = ()  # folders a base= may name (besides registered models)
     allow_hub: bool = False  # whether a base= may name a Hugging Face hub id
+    max_memory_gb: float = 0.0  # a job estimated above it is refused (0: the machine's)
 
 
 class LocalRuns:
