@@ -9,6 +9,7 @@ from the cross-signing keys it fetches itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from mautrix.types import (
     TrustState,
     UserID,
 )
+from mautrix.util.logging import TraceLogger
 
 MEGOLM = {"algorithm": "m.megolm.v1.aes-sha2"}
 
@@ -69,6 +71,10 @@ class Peer:
 
     @classmethod
     async def login(cls, base_url: str, user_id: str, password: str) -> Peer:
+        # mautrix logs through its TraceLogger (`log.silly`), installed as the logger class
+        # when it is imported; the bot's structlog setup (LoggerFactory) installs its own
+        # class since, so loggers mautrix creates from here on would lack `silly`.
+        logging.setLoggerClass(TraceLogger)
         state = PeerStateStore()
         client = Client(mxid=UserID(user_id), base_url=base_url, state_store=state)
         await client.login(identifier=UserID(user_id), password=password)
