@@ -183,15 +183,16 @@ class RayRuns:
             await asyncio.sleep(self.settings.poll_interval_s)
 
     async def _mirror(self, job: JobRow, events: list[TrainEvent]) -> bool:
-        """Publish new events, move the cursor; True when the run ended."""
-        for event in events:
+        """Publish new events, moving the cursor past each one as it is published (a
+        SIGKILL then repeats at most the one event in between); True when the run ended."""
+        start = int(job.spec["ray"].get("cursor", 0))
+        for done, event in enumerate(events, start=1):
             await self._record(job, event)
-        if events:
             current = await self.ledger.current(job.id)
             ray_spec = dict(current.spec["ray"])
             # A pause started the next attempt (cursor 0) meanwhile: that one counts anew.
             if ray_spec["attempt"] == job.spec["ray"]["attempt"]:
-                ray_spec["cursor"] = int(job.spec["ray"].get("cursor", 0)) + len(events)
+                ray_spec["cursor"] = start + done
                 await self.store.jobs.update(job.id, spec={**current.spec, "ray": ray_spec})
         return any(is_final(event) for event in events)
 
