@@ -22,6 +22,10 @@ def test_without_an_openai_key_the_chat_model_commands_are_held_back() -> None:
     dataset = next(c for c in working if c.name == "dataset")
     assert ["add", "stats"] == [sub.name for sub in dataset.subcommands]
     assert "generate" not in dataset.usage_line("!")
+    assert (
+        "add: store the file your message replies to as a new version; "
+        "stats: token statistics of a stored dataset."
+    ) == dataset.help_text("!")
 
 
 def test_with_an_openai_key_everything_is_listed() -> None:

@@ -57,8 +57,15 @@ def split_by_settings(
         held = [sub for sub in cmd.subcommands if sub.needs and not sub.needs.met(settings)]
         missing += held
         kept = tuple(sub for sub in cmd.subcommands if sub not in held)
-        working.append(replace(cmd, subcommands=kept) if held else cmd)
+        working.append(replace(cmd, subcommands=kept, help=_summary(kept)) if held else cmd)
     return working, missing
+
+
+def _summary(kept: Sequence[Command]) -> str:
+    """A group's help when some subcommands are held back: the group's text describes them
+    all, so it is rebuilt from the subcommands that work."""
+    parts = [f"{sub.name}: {sub.help[:1].lower()}{sub.help[1:].rstrip('.')}" for sub in kept]
+    return "; ".join(parts) + "."
 
 
 def _entry(line: str, about: str) -> Formatted:
