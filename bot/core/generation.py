@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -136,7 +136,7 @@ class GenerationService:
         requested_by: str,
         messages: Sequence[Mapping[str, object]] | None = None,
         n: int = 1,
-    ) -> AsyncIterator[Piece | Generation]:
+    ) -> AsyncGenerator[Piece | Generation]:
         """The answer as it is written: `Piece`s, then the saved `Generation` (usage).
 
         Checks run before the first piece, so a refusal raises on the first `__anext__`.

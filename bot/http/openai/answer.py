@@ -79,7 +79,4 @@ async def stream(call: Call, asked: Asked) -> AsyncGenerator[Piece | Usage]:
             else:
                 yield item
     finally:
-        # The service's stream is an async generator: closing it stops the worker.
-        close = getattr(pieces, "aclose", None)
-        if close is not None:
-            await close()
+        await pieces.aclose()  # stops the generation in the worker when it is not done

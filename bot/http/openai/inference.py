@@ -153,7 +153,7 @@ async def _write(
         async for item in items:
             await _write_item(frame, item, started, include_usage, response)
     finally:
-        await _close(items)
+        await items.aclose()
 
 
 async def _write_item(
@@ -170,12 +170,6 @@ async def _write_item(
         await response.write(sse(piece(frame, item.index, item.text, None)))
     if item.finish_reason is not None:
         await response.write(sse(piece(frame, item.index, None, item.finish_reason)))
-
-
-async def _close(items: AsyncGenerator[Item]) -> None:
-    close = getattr(items, "aclose", None)
-    if close is not None:
-        await close()
 
 
 def _error_event(failure: BaseException) -> dict[str, Any]:
