@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from nio import AsyncClient
@@ -51,6 +52,24 @@ async def synapse() -> AsyncIterator[SynapseServer]:
 def unique(name: str) -> str:
     """A localpart no other test (or earlier run against a kept server) has used."""
     return f"{name}{next(_names)}-{os.getpid()}"
+
+
+async def limit_messages(
+    synapse: SynapseServer, user_id: str, per_second: int, burst_count: int
+) -> None:
+    """Give one user a strict message rate limit on the shared, lax homeserver.
+
+    Synapse's per-user override (admin API) replaces `rc_message` for that user alone, so
+    a rate-limit test needs no second homeserver with a strict config (seconds to start).
+    """
+    _, token = await synapse.register_user(unique("admin"), PASSWORD, admin=True)
+    url = f"{synapse.base_url}/_synapse/admin/v1/users/{user_id}/override_ratelimit"
+    limit = {"messages_per_second": per_second, "burst_count": burst_count}
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+        http.post(url, json=limit) as response,
+    ):
+        assert 200 == response.status, await response.text()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

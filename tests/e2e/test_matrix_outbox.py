@@ -4,52 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 
-import pytest_asyncio
 from nio import UploadResponse
 
-from bot.dev.homeserver import SynapseServer
 from bot.matrix import format as fmt
 
-from .bots import TestBot, bot_config
-from .conftest import E2E, PASSWORD, BotFactory, MakePerson, unique
-from .helpers import Person, body_is, invite_bot, login, make_room
+from .bots import TestBot
+from .conftest import E2E, BotFactory, MakePerson, limit_messages
+from .helpers import Person, body_is, invite_bot, make_room
 
 pytestmark = E2E
 
-# Synapse allows a burst of 3 messages, then 10 per second: 20 messages must meet 429s.
-STRICT_MESSAGES = {"rc_message": {"per_second": 10, "burst_count": 3}}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def strict_synapse() -> AsyncIterator[SynapseServer]:
-    """A second homeserver whose message rate limit bites."""
-    async with SynapseServer(config_overrides=STRICT_MESSAGES) as server:
-        yield server
+# A burst of 3 messages, then 10 per second: 20 messages must meet 429s.
+PER_SECOND, BURST = 10, 3
 
 
 async def test_outbox_delivers_in_order_through_rate_limits(
-    strict_synapse: SynapseServer, tmp_path: object
+    make_person: MakePerson, bots: BotFactory
 ) -> None:
-    alice_id, _ = await strict_synapse.register_user(unique("alice"), PASSWORD)
-    bot_id, _ = await strict_synapse.register_user(unique("trainbot"), PASSWORD)
-    alice = Person(await login(strict_synapse.base_url, alice_id, PASSWORD))
-    bot = TestBot(bot_config(strict_synapse.base_url, bot_id, PASSWORD, tmp_path / "store"))  # type: ignore[operator]
-    await bot.start()
-    try:
-        room_id = await make_room(alice)
-        await invite_bot(alice, room_id, bot.user_id)
+    alice = await make_person("alice")
+    bot = await bots.new()
+    await limit_messages(bots.synapse, bot.user_id, PER_SECOND, BURST)  # before it sends
+    room_id = await make_room(alice)
+    await invite_bot(alice, room_id, bot.user_id)
 
-        sent = [bot.connection.outbox.send(room_id, fmt.notice(f"line {i}")) for i in range(20)]
-        await asyncio.wait_for(asyncio.gather(*sent), 60)
+    sent = [bot.connection.outbox.send(room_id, fmt.notice(f"line {i}")) for i in range(20)]
+    await asyncio.wait_for(asyncio.gather(*sent), 60)
 
-        bodies = [e["content"]["body"] for e in await alice.messages(room_id, bot.user_id)]
-        assert bodies == [f"line {i}" for i in range(20)]
-        assert bot.connection.outbox.rate_limited > 0
-    finally:
-        await bot.stop()
-        await alice.client.close()
+    bodies = [e["content"]["body"] for e in await alice.messages(room_id, bot.user_id)]
+    assert bodies == [f"line {i}" for i in range(20)]
+    assert bot.connection.outbox.rate_limited > 0
 
 
 async def bot_in_room_with(

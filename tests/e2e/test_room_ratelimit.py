@@ -1,53 +1,28 @@
-"""Transcript: on a homeserver with a strict message rate limit, every command is answered."""
+"""Transcript: when the homeserver rate-limits the bot's messages, every command is answered."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import aiohttp
-import pytest_asyncio
 
 from bot.dev.homeserver import SynapseServer
 
-from .conftest import E2E, unique
-from .helpers import Person, login
-from .trainbot import PASSWORD, Trainbots, open_room
+from .conftest import E2E, MakePerson, limit_messages
+from .trainbot import Trainbots, open_room
 
 pytestmark = E2E
 
-# A burst of 2 messages, then one every 2 seconds: a bot answering six commands must wait.
-STRICT = {"rc_message": {"per_second": 0.5, "burst_count": 2}}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def strict_synapse() -> AsyncIterator[SynapseServer]:
-    """A second homeserver whose message rate limit bites."""
-    async with SynapseServer(config_overrides=STRICT) as server:
-        yield server
-
-
-async def exempt_person(server: SynapseServer, name: str) -> Person:
-    """A user the rate limit does not apply to (so only the bot meets it)."""
-    user_id, token = await server.register_user(unique(name), PASSWORD, admin=True)
-    url = f"{server.base_url}/_synapse/admin/v1/users/{user_id}/override_ratelimit"
-    async with (
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
-        http.post(url, json={"messages_per_second": 0, "burst_count": 0}) as response,
-    ):
-        assert 200 == response.status, await response.text()
-    person = Person(await login(server.base_url, user_id, PASSWORD))
-    await person.sync()
-    return person
+# A burst of 2 messages, then one a second: a bot answering six commands must wait.
+PER_SECOND, BURST = 1, 2
 
 
 async def test_commands_in_quick_succession_all_get_their_replies(
-    strict_synapse: SynapseServer, tmp_path: Path
+    synapse: SynapseServer, make_person: MakePerson, tmp_path: Path
 ) -> None:
-    ann = await exempt_person(strict_synapse, "ann")
-    bots = Trainbots(strict_synapse, tmp_path)
+    ann = await make_person("ann")  # the shared homeserver's lax limits: only the bot meets one
+    bots = Trainbots(synapse, tmp_path)
     try:
         app, bot_id = await bots.start(allowed=[ann.user_id])
+        await limit_messages(synapse, bot_id, PER_SECOND, BURST)  # before it sends anything
         room = await open_room(app, ann, bot_id)
         commands = ["!help", "!status", "!jobs", "!models", "!datasets", "!help train"]
         sent = [await room.ask(command) for command in commands]
@@ -65,4 +40,3 @@ async def test_commands_in_quick_succession_all_get_their_replies(
             assert 1 == len(await room.replies(event_id))  # a retried send is not doubled
     finally:
         await bots.stop()
-        await ann.client.close()
