@@ -5,10 +5,7 @@ The server runs in its own thread and event loop (schemathesis makes blocking re
 over a fresh data dir, so nothing else is disturbed.
 """
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +21,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from bot.app import App
 from tests.http.support import TOKEN, http_settings
+from tests.support.server_thread import ServerThread
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -43,38 +40,6 @@ CHECKS = [
 OPENAI_CHECKS = [check for check in CHECKS if check is not negative_data_rejection]
 
 
-class ServerThread:
-    """A real App serving HTTP from a background thread; `url` once started."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.app = App(http_settings(data_dir))
-        self.url = ""
-        self._started = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        await self.app.start()
-        assert self.app.http is not None
-        self.url = self.app.http.url
-        self._started.set()
-        await self._stop.wait()
-        await self.app.stop()
-
-    def __enter__(self) -> "ServerThread":
-        self._thread.start()
-        assert self._started.wait(60), "the server did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
-
-
 def _unsendable(value: object) -> bool:
     if isinstance(value, list):  # sent as the name repeated: none when the list is empty
         return not value or any(_unsendable(v) for v in value)
@@ -83,7 +48,7 @@ def _unsendable(value: object) -> bool:
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with ServerThread(tmp_path_factory.mktemp("schemathesis") / "data") as server:
+    with ServerThread(http_settings(tmp_path_factory.mktemp("schemathesis") / "data")) as server:
         yield server.url
 
 

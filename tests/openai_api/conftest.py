@@ -1,37 +1,58 @@
-"""One real App for the OpenAI API tests, served from its own thread, and one trained model.
+"""One real `trainbot run` for the OpenAI API tests, and one model trained through it.
 
-The official `openai` client blocks, so the server runs in a background event loop; the
-async client runs in each test's own loop. The `trained` fixture goes through the guide's
-flow once (upload → create → poll) and the tests read that job and its model.
+The official clients (sync, and async in each test's own loop) talk to the command
+people run, over HTTP only. The `trained` fixture goes through the guide's flow once
+(upload → create → poll) and the tests read that job and its model.
 """
 
+import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai import OpenAI
 from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob
 
-from tests.http.support import TOKEN, http_settings
-from tests.openai_api.support import ServerThread, chat_rows, write_jsonl
+from tests.http.support import TOKEN
+from tests.openai_api.support import chat_rows, write_jsonl
+from tests.support.server_thread import ServiceProcess, free_port
 
 READER = "reader-token-0123456789"
+TRAINER = "trainer-token-0123456789"
+LISTED_ROOM = "!listed:example.org"  # in matrix.allowed_rooms
 FINAL = ("succeeded", "failed", "cancelled")
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    tokens = [TOKEN, {"token": READER, "name": "dashboard", "scopes": ["read"]}]
-    settings = http_settings(tmp_path_factory.mktemp("openai-api") / "data", tokens=tokens)
-    with ServerThread(settings) as running:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    folder = tmp_path_factory.mktemp("openai-api")
+    with ServiceProcess(folder, service_config(folder / "data")) as running:
         yield running
 
 
+def service_config(data_dir: Path) -> str:
+    """A headless `trainbot run` on the micro preset with a full, a train and a read-only token.
+
+    One generation at a time: a test can tell when a generation's slot is free again.
+    """
+    reader = f'{{token = "{READER}", name = "dashboard", scopes = ["read"]}}'
+    trainer = f'{{token = "{TRAINER}", name = "ci", scopes = ["train"]}}'
+    return (
+        f'[matrix]\nenabled = false\nallowed_rooms = ["{LISTED_ROOM}"]\n'
+        f'[storage]\ndata_dir = "{data_dir}"\n'
+        f'[http]\nport = {free_port()}\ntokens = ["{TOKEN}", {reader}, {trainer}]\n'
+        "max_concurrent_generations = 1\n"
+        '[trainer]\ndefault_base = "micro"\nstop_grace_s = 10\nmax_concurrent_jobs = 1\n'
+    )
+
+
 @pytest.fixture(scope="session")
-def client(server: ServerThread) -> OpenAI:
+def client(server: ServiceProcess) -> OpenAI:
     return OpenAI(base_url=f"{server.url}/openai/v1", api_key=TOKEN, max_retries=0)
 
 
@@ -42,6 +63,15 @@ class Trained:
     file: FileObject
     job: FineTuningJob
     statuses: list[str]
+
+
+def trainbot_get(server: ServiceProcess, path: str) -> Any:
+    """A GET on Trainbot's own API (`/v1/...`) with the full token, as JSON."""
+    request = urllib.request.Request(
+        server.url + path, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
 
 
 def wait_final(

@@ -5,7 +5,8 @@ import pytest
 from openai import OpenAI
 
 from tests.openai_api.conftest import READER
-from tests.openai_api.support import ServerThread, chat_rows, jsonl
+from tests.openai_api.support import chat_rows, jsonl
+from tests.support.server_thread import ServiceProcess
 
 
 def body(error: openai.APIStatusError) -> dict[str, object]:
@@ -59,7 +60,7 @@ def test_an_unknown_training_file_is_a_bad_request(client: OpenAI) -> None:
     assert "training_file" == raised.value.param
 
 
-def test_tokens_and_scopes_are_checked(server: ServerThread, client: OpenAI) -> None:
+def test_tokens_and_scopes_are_checked(server: ServiceProcess, client: OpenAI) -> None:
     base_url = f"{server.url}/openai/v1"
     with pytest.raises(openai.AuthenticationError):
         OpenAI(base_url=base_url, api_key="wrong", max_retries=0).models.list()
@@ -82,3 +83,19 @@ def test_an_unknown_path_answers_in_openai_shape(client: OpenAI) -> None:
     assert {"message": "Not Found", "type": "invalid_request_error", "param": None} == {
         k: v for k, v in body(raised.value).items() if k != "code"
     }
+
+
+def test_a_backend_that_is_unknown_or_not_configured_is_refused(client: OpenAI) -> None:
+    file_id = client.files.create(file=("b.jsonl", jsonl(chat_rows(12))), purpose="fine-tune").id
+    before = [j.id for j in client.fine_tuning.jobs.list(limit=100)]
+    refusals = {}
+    for backend in ("ray", "mars"):
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.fine_tuning.jobs.create(
+                training_file=file_id, model="micro", extra_body={"backend": backend}
+            )
+        refusals[backend] = (raised.value.param, raised.value.message)
+    assert "backend" == refusals["ray"][0] == refusals["mars"][0]
+    assert "backend=ray needs the [ray] section configured" in refusals["ray"][1]
+    assert "'local', 'openai' or 'ray'" in refusals["mars"][1]
+    assert before == [j.id for j in client.fine_tuning.jobs.list(limit=100)]  # none queued

@@ -1,14 +1,11 @@
 """The guides' flow with the official client: upload, fine-tune, poll, chat."""
 
-import json
-import urllib.request
-
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from tests.http.support import TOKEN
-from tests.openai_api.conftest import Trained
-from tests.openai_api.support import ServerThread
+from tests.openai_api.conftest import Trained, trainbot_get
+from tests.support.server_thread import ServiceProcess
 
 
 def test_a_file_is_a_validated_dataset_version(client: OpenAI, trained: Trained) -> None:
@@ -33,13 +30,10 @@ def test_the_job_trains_to_a_fine_tuned_model(trained: Trained) -> None:
     assert job.error is None and job.finished_at is not None
 
 
-def test_the_job_is_the_one_the_trainbot_api_shows(server: ServerThread, trained: Trained) -> None:
-    trainbot_id = trained.job.id.removeprefix("ftjob-")
-    request = urllib.request.Request(
-        f"{server.url}/v1/jobs/{trainbot_id}", headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    with urllib.request.urlopen(request) as response:
-        mine = json.load(response)
+def test_the_job_is_the_one_the_trainbot_api_shows(
+    server: ServiceProcess, trained: Trained
+) -> None:
+    mine = trainbot_get(server, f"/v1/jobs/{trained.job.id.removeprefix('ftjob-')}")
     assert ("succeeded", "guide@v1") == (mine["status"], mine["result"]["model"])
     assert 2 * 5e-4 == pytest.approx(mine["hyperparameters"]["learning_rate"])
     assert 7 == mine["hyperparameters"]["seed"]
@@ -90,7 +84,7 @@ def test_checkpoints_carry_openai_metrics(client: OpenAI, trained: Trained) -> N
 
 
 async def test_the_async_client_lists_and_uses_the_model(
-    server: ServerThread, trained: Trained
+    server: ServiceProcess, trained: Trained
 ) -> None:
     model = trained.job.fine_tuned_model
     assert model is not None

@@ -6,8 +6,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.openai_api.conftest import Trained, wait_final
-from tests.openai_api.support import ServerThread, chat_rows, jsonl
+from tests.openai_api.conftest import LISTED_ROOM, TRAINER, Trained, trainbot_get, wait_final
+from tests.openai_api.support import chat_rows, jsonl
+from tests.support.server_thread import ServiceProcess
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_an_unknown_job_is_not_found(client: OpenAI) -> None:
 
 
 def test_pause_resume_and_a_room_to_follow_the_job(
-    server: ServerThread, client: OpenAI, small_file: str
+    server: ServiceProcess, client: OpenAI, small_file: str
 ) -> None:
     job = client.fine_tuning.jobs.create(
         training_file=small_file,
@@ -69,8 +70,8 @@ def test_pause_resume_and_a_room_to_follow_the_job(
         hyperparameters={"n_epochs": 50},
         metadata={"room_id": "!follow:example.org"},
     )
-    row = server.run(server.app.services.store.jobs.get(job.id.removeprefix("ftjob-")))
-    assert "!follow:example.org" == row.room_id  # type: ignore[attr-defined]
+    mine = trainbot_get(server, f"/v1/jobs/{job.id.removeprefix('ftjob-')}")
+    assert "!follow:example.org" == mine["room_id"]
     wait_status(client, job.id, "running")  # paused mid-run, at a checkpoint
     client.fine_tuning.jobs.pause(job.id)
     assert "paused" == wait_status(client, job.id, "paused")
@@ -85,6 +86,27 @@ def test_a_room_id_that_is_not_one_is_refused(client: OpenAI, small_file: str) -
             training_file=small_file, model="micro", metadata={"room_id": "general"}
         )
     assert "metadata" == raised.value.param
+
+
+def test_only_an_admin_token_or_a_listed_room_may_follow_a_job(
+    server: ServiceProcess, client: OpenAI, small_file: str
+) -> None:
+    ci = OpenAI(base_url=f"{server.url}/openai/v1", api_key=TRAINER, max_retries=0)
+    before = [j.id for j in client.fine_tuning.jobs.list(limit=100)]
+    with pytest.raises(openai.PermissionDeniedError) as raised:
+        ci.fine_tuning.jobs.create(
+            training_file=small_file, model="micro", metadata={"room_id": "!other:example.org"}
+        )
+    assert ("metadata", "room_not_allowed") == (raised.value.param, raised.value.code)
+    assert "only name a room listed in the bot's matrix.allowed_rooms" in raised.value.message
+    assert before == [j.id for j in client.fine_tuning.jobs.list(limit=100)]  # none queued
+    listed = ci.fine_tuning.jobs.create(
+        training_file=small_file, model="micro", metadata={"room_id": LISTED_ROOM}
+    )
+    client.fine_tuning.jobs.cancel(listed.id)
+    mine = trainbot_get(server, f"/v1/jobs/{listed.id.removeprefix('ftjob-')}")
+    assert (LISTED_ROOM, "api:ci") == (mine["room_id"], mine["requested_by"])
+    wait_final(client, listed.id)
 
 
 def wait_status(client: OpenAI, job_id: str, status: str, within_s: float = 60) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.errors import NotFound
+from bot.core.jobs.backends.unconfigured import Unconfigured
 from bot.core.jobs.request import JobRequest
 from bot.http.openai import ids
 from bot.http.openai.errors import OpenAIError
@@ -47,6 +48,7 @@ async def openai_create_job(call: Call) -> web.StreamResponse:
     dataset = await _training_file(call, body.training_file)
     if body.validation_file is not None:
         await _validation_file(call, body.validation_file)
+    room = _room(call, body.metadata or {})
     hyper = _asked_hyperparameters(body.hyperparameters, body.method)
     request = JobRequest(
         dataset=dataset.id,
@@ -54,12 +56,13 @@ async def openai_create_job(call: Call) -> web.StreamResponse:
         name=body.suffix or dataset.name,
         hyperparameters=to_hyperparameters(hyper, body.seed),
         method=to_method(body.method),
+        backend=_backend(call, body.backend),
     )
     key = call.request.headers.get("Idempotency-Key") or None
     job = await call.services.jobs.submit(
         request,
         requested_by=call.client,
-        room_id=_room(body.metadata or {}),
+        room_id=room,
         idempotency_key=key[:200] if key else None,
     )
     extras = JobExtras(
@@ -193,6 +196,15 @@ async def _base(call: Call, model: str) -> str:
     return job.model_id
 
 
+def _backend(call: Call, name: str | None) -> str:
+    # A backend known by name but not configured (ray without [ray] address) says what
+    # to configure; it is named as the parameter at fault, as OpenAI names its own.
+    backend = call.services.jobs.backends.get(name) if name else None
+    if isinstance(backend, Unconfigured):
+        raise OpenAIError(backend.reason, param="backend")
+    return name or ""
+
+
 def _asked_hyperparameters(
     top: OpenAIHyperparameters | None, method: OpenAIMethod | None
 ) -> OpenAIHyperparameters | None:
@@ -212,7 +224,7 @@ def _metadata_filter(q: OpenAIJobPage) -> dict[str, str]:
     return found
 
 
-def _room(metadata: dict[str, str]) -> str | None:
+def _room(call: Call, metadata: dict[str, str]) -> str | None:
     # metadata["room_id"] names the Matrix room that follows the job (progress message,
     # final notice), as a job started there would be; nothing else in metadata matters.
     room = metadata.get("room_id")
@@ -222,6 +234,18 @@ def _room(metadata: dict[str, str]) -> str | None:
         raise OpenAIError(
             f"metadata.room_id {room!r} is not a Matrix room id (like !abc:example.org)",
             param="metadata",
+        )
+    # Trainbot's own API never lets a token choose a room (a hook's room is configured),
+    # so posting into one is the operator's call: an admin token may name any room, a
+    # train token only one the operator listed in matrix.allowed_rooms.
+    if not _admin(call) and room not in call.state.settings.matrix.allowed_rooms:
+        raise OpenAIError(
+            f"metadata.room_id {room!r} is not a room this token may post to: a token "
+            "without the 'admin' scope may only name a room listed in the bot's "
+            "matrix.allowed_rooms setting",
+            param="metadata",
+            status=403,
+            code="room_not_allowed",
         )
     return room
 

@@ -100,6 +100,11 @@ class OpenAIJobCreate(OpenAIBody):
     metadata: dict[str, str] | None = Field(None, max_length=16, description="Up to 16 pairs.")
     hyperparameters: OpenAIHyperparameters | None = None
     method: OpenAIMethod | None = None
+    backend: Literal["local", "openai", "ray"] | None = Field(
+        None,
+        description="Trainbot's: where to train (here, at OpenAI or on a Ray cluster; the "
+        "client sends it with extra_body); default trainer.default_backend.",
+    )
 
 
 class OpenAIStreamOptions(OpenAIBody):
