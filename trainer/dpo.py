@@ -23,7 +23,9 @@ from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallb
 from trainer.data.formats import CHAT_STOP, chat_prompt
 from trainer.data.preference import PreferencePair, read_pairs
 from trainer.events import FinalEvent, Started
+from trainer.precision import choose, parameter_count, training_switches
 from trainer.spec import TrainSpec
+from trainer.starting import lineage, say_start
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -69,7 +71,7 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
     from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
 
     from trainer.data import load_dataset
-    from trainer.models import load_base
+    from trainer.models import load_start
 
     began = time.perf_counter()
     hp = spec.hyperparameters
@@ -80,14 +82,19 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
             f"non_preferred_output); this one is {report.format}"
         )
     train_pairs, val_pairs = split_pairs(read_pairs(spec.dataset_path), hp.val_fraction, hp.seed)
-    base = load_base(spec.base, [], hp.seed)
+    base = load_start(spec.base, [], hp.seed, spec.method.adapter)
     if base.source == "preset":
         raise ValueError("method=dpo tunes a pretrained base; a preset starts from random weights")
+    say_start(sink, base, spec)
     model = base.model
-    if spec.method.lora is not None:
+    if spec.method.lora is not None and base.adapter_from is None:  # else it continues one
         from trainer.lora import adapt
 
         model = adapt(spec, base, sink)
+    # The job's own switches, not TRL's defaults (bf16 and activation checkpointing on
+    # everywhere, which on a CPU is slower and not what the job says it runs in).
+    switches = choose(spec.device, spec.precision, parameter_count(model), spec.compile)
+    sink({"event": "log", "level": "info", "message": switches.describe()})
     chat = bool(getattr(base.tokenizer, "chat_template", None))
     if not chat:
         sink({"event": "log", "level": "info", "message": _PLAIN_TEMPLATE_NOTE})
@@ -103,7 +110,9 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
     beta = spec.method.dpo.beta if spec.method.dpo else 0.1
     trainer = DPOTrainer(
         model=model,
-        args=DPOConfig(**_config(spec), beta=beta, max_length=hp.block_size),
+        args=DPOConfig(
+            **_config(spec), **training_switches(switches), beta=beta, max_length=hp.block_size
+        ),
         train_dataset=_rows(train_pairs, chat),
         eval_dataset=_rows(val_pairs, chat),
         processing_class=base.tokenizer,
@@ -128,6 +137,7 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
         "reward_accuracy": rewards.last.get("reward_accuracy"),
         "initial_reward_margin": rewards.initial.get("reward_margin"),
         "beta": beta,
+        "precision": switches.precision,
         "tokens_per_s": progress.tokens_per_s,
         "steps": step,
         "duration_s": time.perf_counter() - began,
@@ -142,14 +152,19 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
         "base": spec.base,
         "block_size": hp.block_size,
         "device": device,
-        "kind": "adapter" if spec.method.adapter else "full",
-        "base_path": spec.base if spec.method.adapter else None,
         "method": spec.method.to_dict(),
+        **lineage(spec),
     }
 
     def write(folder: Path) -> None:
-        trainer.save_model(str(folder))
-        (folder / "training_args.bin").unlink(missing_ok=True)
+        if spec.method.adapter:
+            # TRL trains against a frozen copy of the adapter named "ref"; the version
+            # is the trained one alone.
+            model.save_pretrained(str(folder), selected_adapters=["default"])
+            base.tokenizer.save_pretrained(str(folder))
+        else:
+            trainer.save_model(str(folder))
+            (folder / "training_args.bin").unlink(missing_ok=True)
 
     save_atomically(Path(spec.output_dir), write, record)
     return {
@@ -230,7 +245,7 @@ def _config(spec: TrainSpec) -> dict[str, Any]:
         "logging_steps": 1,
         "report_to": spec.report_to,
         "disable_tqdm": True,
-        "use_cpu": spec.device == "cpu" or not torch.cuda.is_available(),
+        "use_cpu": spec.device == "cpu" or not torch.cuda.is_available(),  # as `choose`
         "dataloader_num_workers": 0,
     }
 

@@ -44,6 +44,27 @@ def adapter_base(adapter_dir: Path, base_dir: str | None = None) -> str:
     return str(base)
 
 
+def adapter_config(folder: Path) -> dict[str, object] | None:
+    """The `adapter_config.json` of a LoRA adapter folder, None for any other folder."""
+    path = folder / "adapter_config.json"
+    if not path.is_file():
+        return None
+    config: dict[str, object] = json.loads(path.read_text())
+    return config
+
+
+def base_under(start: str) -> str | None:
+    """The base an adapter folder `start` loads onto (None when `start` is no adapter).
+
+    A job may start from a registered adapter version: it then continues the adapter on
+    that base, or merges it in memory first (`trainer.models.load_start`).
+    """
+    folder = Path(start)
+    if not (folder.is_absolute() and (folder / "adapter_config.json").is_file()):
+        return None
+    return adapter_base(folder)
+
+
 def merge_adapter(request: MergeRequest) -> str:
     """Load base + adapter, fold the adapter into the weights, save; return the base used."""
     from peft import PeftModel

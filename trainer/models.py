@@ -55,6 +55,7 @@ class LoadedBase:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     source: str  # "preset", "local" or "hub"
+    adapter_from: str | None = None  # the LoRA adapter folder the run continues or merged
 
     @property
     def max_positions(self) -> int:
@@ -120,6 +121,37 @@ def load_base(base: str, train_texts: Sequence[str], seed: int) -> LoadedBase:
     if path.is_absolute() or base.startswith((".", "~")):
         raise BaseModelError(f"base model folder {base!r} does not exist or is not a folder")
     return _load_pretrained(base, "hub")
+
+
+def load_start(
+    start: str, train_texts: Sequence[str], seed: int, continue_adapter: bool
+) -> LoadedBase:
+    """`load_base`, or for a LoRA adapter folder its base with the adapter on it.
+
+    With `continue_adapter` the adapter stays a trainable peft adapter, so the run goes on
+    training it (its own r, alpha and targets); else it is merged into the base's weights
+    in memory and every weight trains (a full fine-tune of "base + adapter").
+    """
+    from trainer.merge import MergeError, base_under
+
+    try:
+        under = base_under(start)
+    except MergeError as exc:
+        raise BaseModelError(str(exc)) from None
+    if under is None:
+        return load_base(start, train_texts, seed)
+    from peft import PeftModel
+
+    loaded = load_base(under, train_texts, seed)
+    adapted = PeftModel.from_pretrained(loaded.model, start, is_trainable=continue_adapter)
+    if continue_adapter:
+        loaded.model = adapted  # type: ignore[assignment]  # it stands in for the model it wraps
+    else:
+        merged: PreTrainedModel = adapted.merge_and_unload()
+        merged.requires_grad_(True)  # peft froze the base's weights under the adapter
+        loaded.model = merged
+    loaded.adapter_from = start
+    return loaded
 
 
 def build_preset(preset: PresetConfig, train_texts: Sequence[str], seed: int) -> LoadedBase:

@@ -24,10 +24,11 @@ from transformers import (
 from trainer.artifacts import resume_checkpoint, save_atomically
 from trainer.callbacks import Control, ControlCallback, EventSink, ProgressCallback, perplexity
 from trainer.events import FinalEvent, Started
-from trainer.models import LoadedBase, load_base, separates_packed
+from trainer.models import LoadedBase, load_start, separates_packed
 from trainer.packing import PackedBlocks, pack, tokenize_examples
 from trainer.precision import Switches, choose, parameter_count, training_switches
 from trainer.spec import BASE_PRESETS, TrainSpec
+from trainer.starting import lineage, say_start
 
 if TYPE_CHECKING:
     from trainer.data import Example
@@ -79,7 +80,7 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEve
         return _final(sink, run_dpo(spec, sink, control))
     prepared = prepare(spec, sink)
     model = prepared.base.model
-    if spec.method.adapter:
+    if spec.method.adapter and prepared.base.adapter_from is None:  # else it continues one
         from trainer.lora import adapt
 
         model = adapt(spec, prepared.base, sink)
@@ -149,9 +150,8 @@ def run_training(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEve
         "base": spec.base,
         "block_size": block_size,
         "device": device,
-        "kind": "adapter" if spec.method.adapter else "full",
-        "base_path": spec.base if spec.method.adapter else None,
         "method": spec.method.to_dict(),
+        **lineage(spec),
     }
     save_atomically(Path(spec.output_dir), lambda tmp: _save_model(trainer, tmp), record)
     return _final(
@@ -182,7 +182,8 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     # A LoRA checkpoint holds only the adapter: the base is loaded again and the Trainer
     # puts the adapter's weights back when it resumes.
     start_from = spec.base if spec.method.adapter else (resume_from or spec.base)
-    base = load_base(start_from, [e.text for e in train_examples], hp.seed)
+    base = load_start(start_from, [e.text for e in train_examples], hp.seed, spec.method.adapter)
+    say_start(sink, base, spec)
     block_size = min(hp.block_size, base.max_positions)
     if block_size < hp.block_size:
         sink(

@@ -43,6 +43,12 @@ class ModelService:
         target = self.store.artifacts.model_dir(model_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         kind, base_path = _kind_of(output_dir)
+        started = await self.store.models.get(base) if kind == "adapter" else None
+        if started is not None and started.is_adapter:
+            # A continued adapter: its lineage is the adapter's own base (the version
+            # whose deletion it blocks, the folder it loads onto), and it says where from.
+            base, base_path = started.base, started.base_path or base_path
+            metrics = {**metrics, "continued_from": started.label}
         row = ModelRow(
             id=model_id,
             name=name,

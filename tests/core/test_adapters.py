@@ -23,7 +23,9 @@ def folder(path: Path, *, adapter_of: str | None = None) -> Path:
         (path / "config.json").write_text("{}")
         record: dict[str, Any] = {"kind": "full"}
     else:
-        (path / "adapter_config.json").write_text("{}")
+        config = {"base_model_name_or_path": adapter_of, "r": 8, "lora_alpha": 16}
+        config |= {"lora_dropout": 0.05, "target_modules": ["c_fc", "c_attn"]}
+        (path / "adapter_config.json").write_text(json.dumps(config))
         record = {"kind": "adapter", "base_path": adapter_of}
     (path / "trainbot.json").write_text(json.dumps(record))
     return path
@@ -60,18 +62,71 @@ async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
     assert "base@v1" == (await services.models.delete("base@v1")).label
 
 
-async def test_an_adapter_is_no_base_to_train_on(services: Services, tmp_path: Path) -> None:
-    await services.datasets.upload_records("poems", records())
-    base = await register(services, "base", folder(tmp_path / "b"))
-    await register(services, "chat", folder(tmp_path / "a", adapter_of=base.path), base=base.id)
-    request = JobRequest("poems", base="chat", hyperparameters=FAST)
-    with pytest.raises(Invalid) as refused:
-        await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
+async def test_a_continued_adapter_has_its_adapter_s_base_as_lineage(
+    services: Services, tmp_path: Path
+) -> None:
+    base = await register(services, "base", folder(tmp_path / "b1"))
+    await register(services, "base", folder(tmp_path / "b2"))
+    await services.models.activate("base@v2")
+    first = await register(
+        services, "chat", folder(tmp_path / "a1", adapter_of=base.path), base=base.id
+    )
+    # A job on base=chat@v1 with method=lora: the worker's folder names the real base.
+    more = await register(
+        services, "more", folder(tmp_path / "a2", adapter_of=base.path), base=first.id
+    )
+    assert ("adapter", base.id, base.path, "chat@v1") == (
+        more.kind,
+        more.base,
+        more.base_path,
+        more.metrics["continued_from"],
+    )
+    with pytest.raises(Conflict) as refused:
+        await services.models.delete("base@v1")
     expected = (
-        "that base is a LoRA adapter; merge it into a full model first (!merge or "
-        "POST /v1/models/{id}/merge) and train on the merged version"
+        "base@v1 is the base of adapter more@v1, chat@v1; delete the adapters first "
+        "(or merge them into full models)"
     )
     assert expected == refused.value.message
+    # A full model trained from an adapter (merged in memory) keeps the adapter as lineage.
+    full = await register(services, "merged", folder(tmp_path / "f"), base=first.id)
+    assert ("full", first.id, "") == (full.kind, full.base, full.base_path)
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        (
+            {"type": "lora", "lora": {"r": 4, "alpha": 16, "targets": "c_attn"}},
+            "method=lora on a LoRA adapter continues that adapter with its own settings; "
+            "leave out r=4 (the adapter has 8), targets=c_attn (the adapter has c_attn,c_fc), "
+            "or merge it first (!merge) to train a new adapter on the merged model",
+        ),
+        (
+            {"type": "lora", "lora": {"quantize": "4bit"}},
+            "QLoRA (quantize=4bit) cannot continue a LoRA adapter; leave quantize out to "
+            "continue it, or merge it into a full model first (!merge)",
+        ),
+        (
+            {"type": "full"},
+            "the base model this LoRA adapter loads onto is gone, so it cannot be trained "
+            "further; start from a full model instead",
+        ),
+    ],
+)
+async def test_an_adapter_as_base_is_refused_only_for_what_cannot_be_honoured(
+    services: Services, tmp_path: Path, method: dict[str, Any], expected: str
+) -> None:
+    await services.datasets.upload_records("poems", records())
+    base = await register(services, "base", folder(tmp_path / "b"))
+    gone = "gone" in expected
+    adapter_of = str(tmp_path / "nosuchbase") if gone else base.path
+    await register(services, "chat", folder(tmp_path / "a", adapter_of=adapter_of), base=base.id)
+    request = JobRequest("poems", base="chat", hyperparameters=FAST, method=method)
+    with pytest.raises(Invalid) as refused:
+        await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
+    assert expected == refused.value.message
+    assert [] == await services.store.jobs.with_status("queued")
 
 
 @pytest.mark.parametrize(

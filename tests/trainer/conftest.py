@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from trainer.events import TrainEvent
+from trainer.methods import parse_method
 from trainer.spec import Hyperparameters, TrainSpec
 
 ANIMALS = ("cat", "dog", "fox", "owl", "bee", "cow")
@@ -51,7 +52,12 @@ def write_keyword_corpus(path: Path, examples: int = 600, seed: int = 0) -> Path
 
 
 def micro_spec(tmp: Path, data: Path, name: str = "model", **changes: Any) -> TrainSpec:
-    """A spec for the micro preset; hyperparameters small enough for a test."""
+    """A spec for the micro preset; hyperparameters small enough for a test.
+
+    `base=` names another base (a folder), `method=` a raw method as people give it
+    (`{"type": "lora", "lora": {"r": 8}}`), `resume=True` resumes; the rest are
+    hyperparameters.
+    """
     defaults: dict[str, Any] = {
         "max_steps": 40,
         "batch_size": 8,
@@ -61,6 +67,7 @@ def micro_spec(tmp: Path, data: Path, name: str = "model", **changes: Any) -> Tr
         "save_every": 20,
     }
     resume = changes.pop("resume", False)
+    method = parse_method(changes.pop("method", None))
     return TrainSpec(
         dataset_path=str(data),
         output_dir=str(tmp / name),
@@ -69,6 +76,7 @@ def micro_spec(tmp: Path, data: Path, name: str = "model", **changes: Any) -> Tr
         hyperparameters=Hyperparameters(**{**defaults, **changes}),
         resume=resume,
         device="cpu",
+        method=method,
     )
 
 
@@ -118,6 +126,22 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, text_corpus: Path) -
 def trained_model_dir(trained_model: Recorder) -> str:
     """The folder of `trained_model`."""
     return str(trained_model.of("completed")[0]["model_dir"])
+
+
+@pytest.fixture(scope="session")
+def lora_run(
+    tmp_path_factory: pytest.TempPathFactory, trained_model_dir: str
+) -> tuple[TrainSpec, Recorder]:
+    """A LoRA adapter (r=8) trained on `trained_model_dir` with sentences it has not seen."""
+    tmp = tmp_path_factory.mktemp("lora")
+    data = tmp / "keywords.jsonl"
+    words = ("apple", "river", "candle", "tiger")
+    rows = [{"text": f"the {w} is here. i like the {w}."} for w in words] * 40
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lora = {"type": "lora", "lora": {"r": 8}}
+    hp = {"max_steps": 30, "eval_every": 15, "save_every": 15}
+    spec = micro_spec(tmp, data, "adapter", base=trained_model_dir, method=lora, **hp)
+    return spec, train_in_process(spec)
 
 
 # Test modules cannot import this file (pytest runs with --import-mode=importlib), so

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from trainer.data import read_dataset
 from trainer.data.formats import CHAT_STOP, chat_prompt
 from trainer.methods import parse_method
-from trainer.spec import DataOptions, Hyperparameters, TrainSpec
+from trainer.spec import DataOptions, TrainSpec
 
 ANIMALS = ("cat", "dog", "fox", "owl", "bee", "cow")
 
@@ -37,50 +38,89 @@ def preference_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def log_prob_margin(model_dir: str, rows: list[dict[str, Any]]) -> float:
-    """Mean of log p(preferred) - log p(non-preferred) given the rendered conversation."""
+def load_model(folder: str) -> Any:
+    """A saved full model, or an adapter on the base it names (peft's own way)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from trainer.merge import base_under
+
+    under = base_under(folder)
+    if under is None:
+        return AutoModelForCausalLM.from_pretrained(folder).eval()
+    base = AutoModelForCausalLM.from_pretrained(under)
+    return PeftModel.from_pretrained(base, folder).eval()
+
+
+def log_prob_margin(folder: str, rows: list[dict[str, Any]]) -> float:
+    """Mean of log p(preferred) - log p(non-preferred) given the rendered conversation:
+    the model's chat template when its tokenizer has one, else the plain template."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = load_model(folder)
 
-    def score(prompt: str, answer: str) -> float:
+    def rendered(messages: list[dict[str, str]], answer: str) -> tuple[str, str]:
+        if not tokenizer.chat_template:
+            return chat_prompt(messages), answer + CHAT_STOP
+        turn = {"role": "assistant", "content": answer}
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        whole = tokenizer.apply_chat_template([*messages, turn], tokenize=False)
+        assert whole.startswith(prompt), (prompt, whole)
+        return prompt, whole[len(prompt) :]
+
+    def score(messages: list[dict[str, str]], answer: str) -> float:
+        prompt, completion = rendered(messages, answer)
         prompt_ids = tokenizer(prompt).input_ids
-        ids = torch.tensor([prompt_ids + tokenizer(answer + CHAT_STOP).input_ids])
+        ids = torch.tensor([prompt_ids + tokenizer(completion).input_ids])
         with torch.no_grad():
-            logits = model(ids).logits[0, :-1].log_softmax(-1)
-        targets = ids[0, 1:]
-        picked = logits.gather(1, targets[:, None])[:, 0]
+            logits = model(input_ids=ids).logits[0, :-1].log_softmax(-1)
+        picked = logits.gather(1, ids[0, 1:][:, None])[:, 0]
         return float(picked[len(prompt_ids) - 1 :].sum())
 
     margins = []
     for row in rows:
-        prompt = chat_prompt(row["input"]["messages"])
+        messages = row["input"]["messages"]
         good = row["preferred_output"][0]["content"]
         bad = row["non_preferred_output"][0]["content"]
-        margins.append(score(prompt, good) - score(prompt, bad))
+        margins.append(score(messages, good) - score(messages, bad))
     return sum(margins) / len(margins)
 
 
-def test_dpo_raises_the_preferred_answer_s_margin(tmp_path: Path, trained_model_dir: str) -> None:
+# (the base it starts from, the method): a chat-template base trained on every weight, a
+# chat-template base of another architecture with a new LoRA adapter, and a base without
+# a template whose registered LoRA adapter DPO continues.
+CASES = {
+    "chat template, every weight": ("gpt2", {"type": "dpo", "dpo": {"beta": 0.1}}),
+    "chat template, new LoRA adapter": ("llama", {"type": "dpo", "lora": {"r": 8}}),
+    "plain template, adapter version continued": ("adapter", {"type": "dpo", "lora": {}}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_dpo_raises_the_preferred_answer_s_margin(
+    case: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    lora_run: tuple[TrainSpec, Any],
+    micro_spec: Callable[..., TrainSpec],
+) -> None:
+    from tests.support.pretrained import build_base
     from trainer.callbacks import Control
     from trainer.train import run_training
 
+    start, method = CASES[case]
+    if start == "adapter":
+        base = lora_run[0].output_dir
+    else:
+        base = str(build_base(tmp_path_factory.getbasetemp(), start))  # type: ignore[arg-type]
     rows = preference_rows()
     data = tmp_path / "prefs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    hp = Hyperparameters(max_steps=12, batch_size=4, block_size=64, learning_rate=2e-3)
-    hp = hp.replace(eval_every=6, save_every=12, val_fraction=0.2)
-    spec = TrainSpec(
-        dataset_path=str(data),
-        output_dir=str(tmp_path / "dpo"),
-        checkpoint_dir=str(tmp_path / "dpo.checkpoints"),
-        base=trained_model_dir,
-        hyperparameters=hp,
-        device="cpu",
-        method=parse_method({"type": "dpo", "dpo": {"beta": 0.1}}),
-    )
+    hp = {"max_steps": 4, "batch_size": 4, "learning_rate": 5e-3, "val_fraction": 0.2}
+    hp |= {"eval_every": 2, "save_every": 4}
+    spec = micro_spec(tmp_path, data, "dpo", base=base, method=method, **hp)
     events: list[Any] = []
     final = run_training(spec, events.append, Control(threading.Event(), threading.Event()))
     assert "completed" == final["event"], final
@@ -88,13 +128,19 @@ def test_dpo_raises_the_preferred_answer_s_margin(tmp_path: Path, trained_model_
     assert 0.0 == pytest.approx(metrics["initial_reward_margin"], abs=1e-6)  # policy = reference
     assert metrics["reward_margin"] > 0.0, metrics
     assert 0.0 <= metrics["reward_accuracy"] <= 1.0
-    logged = [
-        e["message"] for e in events if e["event"] == "log" and "reward margin" in e["message"]
-    ]
-    assert logged[0].startswith("step 0: reward margin 0.0000")
-    before = log_prob_margin(trained_model_dir, rows)
+    logs = [e["message"] for e in events if e["event"] == "log"]
+    margins = [m for m in logs if "reward margin" in m]
+    assert [0, 2, 4] == [int(m.split(":")[0].split()[1]) for m in margins]
+    assert margins[0].startswith("step 0: reward margin 0.0000")
+    plain = [m for m in logs if "conversations use the plain template" in m]
+    assert (start == "adapter") == bool(plain)
+    before = log_prob_margin(base, rows)
     after = log_prob_margin(spec.output_dir, rows)
     assert after > before, (before, after)
+    if method.get("lora") is not None:
+        saved = {p.name for p in Path(spec.output_dir).iterdir()}
+        assert {"adapter_config.json", "adapter_model.safetensors"} <= saved
+        assert "ref" not in saved  # TRL's frozen reference copy is no part of the version
 
 
 def test_preference_rows_are_checked_one_by_one(tmp_path: Path) -> None:

@@ -6,59 +6,26 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from trainer.methods import DpoOptions, LoraOptions, Method, MethodError, parse_method
-from trainer.spec import Hyperparameters, TrainSpec
+from trainer.spec import TrainSpec
 
 
-class Events(list[dict[str, Any]]):
-    """A sink that keeps the events."""
+class Recorded(Protocol):
+    """What `train_in_process` returns (conftest's Recorder)."""
 
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self if e["event"] == kind]
+    events: list[dict[str, Any]]
 
-
-def run(spec: TrainSpec) -> Events:
-    """Train in this process, as the worker would."""
-    import threading
-
-    from trainer.callbacks import Control
-    from trainer.train import run_training
-
-    events = Events()
-    run_training(spec, events.append, Control(threading.Event(), threading.Event()))
-    return events
+    def of(self, kind: str) -> list[dict[str, Any]]: ...
 
 
-@pytest.fixture(scope="module")
-def lora_run(
-    tmp_path_factory: pytest.TempPathFactory, trained_model_dir: str
-) -> tuple[TrainSpec, Events]:
-    """A LoRA adapter trained on the micro base with sentences it has not seen."""
-    tmp = tmp_path_factory.mktemp("lora")
-    data = tmp / "keywords.jsonl"
-    words = ("apple", "river", "candle", "tiger")
-    rows = [{"text": f"the {w} is here. i like the {w}."} for w in words] * 40
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    hp = Hyperparameters(
-        max_steps=30, batch_size=8, block_size=64, learning_rate=3e-3, eval_every=15, save_every=15
-    )
-    spec = TrainSpec(
-        dataset_path=str(data),
-        output_dir=str(tmp / "adapter"),
-        checkpoint_dir=str(tmp / "adapter.checkpoints"),
-        base=trained_model_dir,
-        hyperparameters=hp,
-        device="cpu",
-        method=parse_method({"type": "lora", "lora": {"r": 8}}),
-    )
-    return spec, run(spec)
+LoraRun = tuple[TrainSpec, Recorded]
 
 
-def test_lora_trains_an_adapter_that_lowers_eval_loss(lora_run: tuple[TrainSpec, Events]) -> None:
+def test_lora_trains_an_adapter_that_lowers_eval_loss(lora_run: LoraRun) -> None:
     _spec, recorder = lora_run
     metrics = recorder.of("completed")[0]["metrics"]
     assert metrics["perplexity"] < metrics["initial_perplexity"] * 0.7
@@ -67,7 +34,7 @@ def test_lora_trains_an_adapter_that_lowers_eval_loss(lora_run: tuple[TrainSpec,
 
 
 def test_the_adapter_folder_is_peft_s_and_names_its_base(
-    lora_run: tuple[TrainSpec, Events], trained_model_dir: str
+    lora_run: LoraRun, trained_model_dir: str
 ) -> None:
     import torch
     from peft import PeftModel
@@ -175,6 +142,8 @@ def test_a_method_survives_the_spec_s_json_round_trip(
 
 def test_a_llama_style_base_gets_every_projection_adapted_and_loads_with_peft(
     tmp_path_factory: pytest.TempPathFactory,
+    micro_spec: Callable[..., TrainSpec],
+    train_in_process: Callable[..., Recorded],
 ) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -190,20 +159,80 @@ def test_a_llama_style_base_gets_every_projection_adapted_and_loads_with_peft(
         for q, a in turns * 12
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    hp = Hyperparameters(max_steps=6, batch_size=4, block_size=64, eval_every=3, save_every=6)
-    spec = TrainSpec(
-        dataset_path=str(data),
-        output_dir=str(tmp / "adapter"),
-        checkpoint_dir=str(tmp / "adapter.checkpoints"),
-        base=base,
-        hyperparameters=hp,
-        device="cpu",
-        method=parse_method({"type": "lora", "lora": {"r": "4", "dropout": "0"}}),
-    )
-    events = run(spec)
-    assert "completed" == events[-1]["event"], events[-1]
+    lora = {"type": "lora", "lora": {"r": "4", "dropout": "0"}}
+    hp = {"max_steps": 6, "batch_size": 4, "eval_every": 3, "save_every": 6}
+    spec = micro_spec(tmp, data, "adapter", base=base, method=lora, learning_rate=5e-4, **hp)
+    events = train_in_process(spec)
+    assert "completed" == events.events[-1]["event"], events.events[-1]
     logged = [e["message"].split(":")[0] for e in events.of("log") if "LoRA" in e["message"]]
     targets = "down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj"
     assert [f"LoRA r=4 alpha=8 dropout=0 on {targets}"] == logged
     adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), spec.output_dir)
     assert "llama" == adapted.config.model_type
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_an_adapter_version_as_base_is_continued_or_merged_then_fully_tuned(
+    method: str,
+    tmp_path: Path,
+    lora_run: LoraRun,
+    trained_model_dir: str,
+    train_in_process: Callable[..., Recorded],
+) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    first_spec, first = lora_run
+    hp = dataclasses.replace(first_spec.hyperparameters, max_steps=2, eval_every=2, save_every=2)
+    spec = dataclasses.replace(
+        first_spec,
+        output_dir=str(tmp_path / "next"),
+        checkpoint_dir=str(tmp_path / "next.checkpoints"),
+        base=first_spec.output_dir,  # the adapter folder, as a registered adapter version
+        hyperparameters=hp,
+        method=parse_method({"type": method}),  # r=16 by default: a continued adapter keeps 8
+    )
+    events = train_in_process(spec)
+    final = events.events[-1]
+    assert "completed" == final["event"], final
+    # Step 0 evaluates what the run starts from, base + adapter, on the same split as the
+    # adapter's own last evaluation: the comparison with the base holds for adapters too.
+    first_loss = first.of("completed")[0]["metrics"]["eval_loss"]
+    assert first_loss == pytest.approx(final["metrics"]["base_eval_loss"], rel=1e-4)
+    record = json.loads((tmp_path / "next" / "trainbot.json").read_text())
+    lineage = {k: record[k] for k in ("kind", "base_path", "adapter_from")}
+    said = [e["message"] for e in events.of("log") if "LoRA adapter this run" in e["message"]]
+    ids = AutoTokenizer.from_pretrained(trained_model_dir)("the apple is", return_tensors="pt")
+    if method == "lora":
+        assert {
+            "kind": "adapter",
+            "base_path": trained_model_dir,  # the adapter's base, never the adapter
+            "adapter_from": first_spec.output_dir,
+        } == lineage
+        config = json.loads((tmp_path / "next" / "adapter_config.json").read_text())
+        assert 8 == config["r"]
+        expected = [
+            "continuing the LoRA adapter this run starts from, with its own settings "
+            "(r=8, alpha=16); the base stays frozen"
+        ]
+        loaded = PeftModel.from_pretrained(
+            AutoModelForCausalLM.from_pretrained(trained_model_dir), spec.output_dir
+        )
+    else:
+        assert {"kind": "full", "base_path": None, "adapter_from": first_spec.output_dir} == (
+            lineage
+        )
+        assert not (tmp_path / "next" / "adapter_config.json").exists()
+        expected = [
+            "the LoRA adapter this run starts from is merged into its base in memory; "
+            "every weight trains"
+        ]
+        loaded = AutoModelForCausalLM.from_pretrained(spec.output_dir)
+    assert expected == said
+    started_from = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(trained_model_dir), first_spec.output_dir
+    )
+    with torch.no_grad():
+        moved = not torch.allclose(loaded(**ids).logits, started_from(**ids).logits)
+    assert moved  # the two steps trained something: it is not the adapter it started from

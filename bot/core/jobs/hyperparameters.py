@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import Invalid
+from trainer.merge import MergeError, adapter_base, adapter_config
 from trainer.methods import Method, MethodError, parse_method
 from trainer.spec import BASE_PRESETS, Hyperparameters
 
@@ -89,11 +90,9 @@ def parse_job_method(
         )
     if method.type != "dpo" and dataset_format == "preference":
         raise Invalid(f"a preference dataset trains with method=dpo, not method={method.type}")
-    if (Path(base) / "adapter_config.json").is_file():
-        raise Invalid(
-            "that base is a LoRA adapter; merge it into a full model first (!merge or "
-            "POST /v1/models/{id}/merge) and train on the merged version"
-        )
+    config = adapter_config(Path(base))
+    if config is not None:
+        _check_adapter_start(raw or {}, method, Path(base), config)
     if method.adapter and base in BASE_PRESETS:
         raise Invalid(
             f"method={method.type} with a LoRA adapter needs a pretrained base; the preset "
@@ -114,6 +113,59 @@ def parse_job_method(
                 "this server; leave quantize out to train a plain LoRA adapter"
             )
     return method
+
+
+def _check_adapter_start(
+    raw: dict[str, Any], method: Method, folder: Path, config: dict[str, object]
+) -> None:
+    """A LoRA adapter as the base: `method=lora` (or DPO with LoRA) continues it with its
+    own settings, `method=full` merges it into its base in memory first; refuse what
+    cannot be honoured."""
+    try:
+        adapter_base(folder)
+    except MergeError:
+        raise Invalid(
+            "the base model this LoRA adapter loads onto is gone, so it cannot be trained "
+            "further; start from a full model instead"
+        ) from None
+    options = method.lora
+    if options is None:
+        return
+    if options.quantize is not None:
+        raise Invalid(
+            f"QLoRA (quantize={options.quantize}) cannot continue a LoRA adapter; leave "
+            "quantize out to continue it, or merge it into a full model first (!merge)"
+        )
+    lora = raw.get("lora")
+    given: dict[str, object] = lora if isinstance(lora, dict) else {}
+    targets = config.get("target_modules")
+    own: dict[str, object] = {
+        "r": config.get("r"),
+        "alpha": config.get("lora_alpha"),
+        "dropout": config.get("lora_dropout"),
+        "targets": sorted(targets) if isinstance(targets, list | tuple | set) else targets,
+    }
+    asked: dict[str, object] = {
+        "r": options.r,
+        "alpha": options.alpha,
+        "dropout": options.dropout,
+        "targets": sorted(options.targets),
+    }
+    clashes = [
+        f"{key}={_shown(asked[key])} (the adapter has {_shown(own[key])})"
+        for key in own
+        if key in given and asked[key] != own[key]
+    ]
+    if clashes:
+        raise Invalid(
+            f"method={method.type} on a LoRA adapter continues that adapter with its own "
+            f"settings; leave out {', '.join(clashes)}, or merge it first (!merge) to "
+            "train a new adapter on the merged model"
+        )
+
+
+def _shown(value: object) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value)
 
 
 def refuse_method(raw: dict[str, Any] | None, backend: str) -> None:
