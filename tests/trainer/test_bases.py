@@ -91,6 +91,19 @@ def test_context_length_is_read_from_any_family_s_config(bases: dict[str, Path])
     assert (context_length(gpt2), context_length(llama)) == (256, 256)
 
 
+def test_the_generation_window_is_read_from_any_family_s_config() -> None:
+    from transformers import BloomConfig, BloomForCausalLM, GPTJConfig, GPTJForCausalLM
+
+    from trainer.models import DEFAULT_CONTEXT
+    from trainer.workers.generation_child import LoadedBase
+
+    # GPT-J keeps its context in n_positions; Bloom (ALiBi) declares none at all.
+    gptj = GPTJForCausalLM(GPTJConfig(n_embd=32, n_layer=1, n_head=2, n_positions=96))
+    bloom = BloomForCausalLM(BloomConfig(hidden_size=32, n_layer=1, n_head=2))
+    windows = [LoadedBase("m", model, tokenizer=None).window for model in (gptj, bloom)]  # type: ignore[arg-type]
+    assert [96, DEFAULT_CONTEXT] == windows
+
+
 def test_the_memory_estimate_reads_the_base_and_refuses_what_cannot_fit(
     bases: dict[str, Path],
 ) -> None:

@@ -44,8 +44,9 @@ class LoadedBase:
     @property
     def window(self) -> int:
         """Tokens of context: prompt and answer together fit in it."""
-        config = self.model.config
-        return int(getattr(config, "n_positions", 0) or config.max_position_embeddings)
+        from trainer.models import context_length  # any family's key, not GPT-2's alone
+
+        return context_length(self.model.config)
 
     def adapter(self, adapter_dir: str) -> str:
         """The name of `adapter_dir`'s adapter on this base, loading it on first use."""
