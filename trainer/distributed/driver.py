@@ -1,10 +1,17 @@
-"""`JobDriver`: one detached Ray actor per training job, named after the job.
+"""`RunHost`: one detached Ray actor per cluster that drives the Trainbot runs on it.
 
-It starts Ray Train's `TorchTrainer` (in a thread, so its methods stay callable while
-`fit()` blocks), keeps every event the rank-0 worker sends, in order and numbered, and
-holds the stop request the workers read at each step. The Trainbot service polls
-`events(since)`; a restarted service finds the actor again by name and continues from
-the last event it stored. Nothing here imports torch: the actor only schedules.
+Each run (a job's attempt, keyed `<job id>-<attempt>`) is Ray Train's `TorchTrainer`
+started in a thread of this actor, so the actor stays callable while `fit()` blocks; the
+actor keeps every event the run's rank-0 worker sends, in order and numbered, and holds
+the stop request the workers read at each step. The Trainbot service polls
+`events(key, since)`; a restarted service finds the actor again by name and continues
+from the last event it stored.
+
+Why one long-lived actor and not one per job: `TorchTrainer` needs `ray.train.torch`,
+which imports torch, and a fresh actor process paid that import (seconds; most of a
+run's start) for every job. This one imports it once, in the background, when it is
+created, so the runs after it start warm. Nothing of torch runs here: the actor only
+schedules; the training happens in Ray Train's worker processes.
 """
 
 from __future__ import annotations
@@ -12,10 +19,28 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.events import Failed, TrainEvent, is_final
+
+HOST_NAME = "trainbot-runs"
+
+# Ray Train's documented switches (ray.train.v2 constants), set before TorchTrainer exists;
+# Ray Train passes them on to each run's controller and workers.
+TRAIN_ENV = {
+    # The controller's state reconciliation polls the dashboard's state API, which a
+    # minimal Ray install lacks: it would only log "Failed to query ..." every few seconds.
+    "RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION": "0",
+    # One actor process less per run: it only reports node drains (preemption), which
+    # Trainbot's own re-attach and resubmission handle; each process start costs seconds.
+    "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+    # The controller looks at its workers this often (default 2 s): a run's end, a pause
+    # and the restart after a lost worker each waited for it.
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.25",
+    # Prometheus metrics of the controller and workers: nothing here scrapes them.
+    "RAY_TRAIN_METRICS_ENABLED": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -35,102 +60,149 @@ class Resources:
         }
 
 
-class JobDriver:
-    """Runs one job's `TorchTrainer` and keeps its events and stop request (a Ray actor)."""
+@dataclass
+class Run:
+    """One run's events, stop request and worker processes."""
+
+    thread: threading.Thread | None = None
+    events: list[TrainEvent] = field(default_factory=list)
+    stop: str | None = None
+    pids: dict[int, int] = field(default_factory=dict)  # rank -> pid, latest worker group
+
+
+class RunHost:
+    """Runs the jobs' `TorchTrainer`s and keeps their events and stop requests (a Ray actor).
+
+    Every method takes the run's key; a key this actor does not know (it was restarted,
+    or the run was forgotten) reads as None, which the service treats as a lost run.
+    """
 
     def __init__(self) -> None:
-        self._events: list[TrainEvent] = []
-        self._stop: str | None = None
+        self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pids: dict[int, int] = {}  # rank -> pid of the worker process, latest attempt
+        for key, value in TRAIN_ENV.items():
+            os.environ.setdefault(key, value)
+        self._warm = threading.Thread(target=_import_ray_train, daemon=True)
+        self._warm.start()  # torch and Ray Train load while the service prepares the job
 
     def start(
-        self, spec: dict[str, Any], resources: dict[str, Any], storage: str, max_failures: int
+        self,
+        key: str,
+        spec: dict[str, Any],
+        resources: dict[str, Any],
+        storage: str,
+        max_failures: int,
     ) -> bool:
-        """Start training in a thread (once: a second call is a no-op and says False)."""
+        """Start the run in a thread (once: a second call is a no-op and says False)."""
         with self._lock:
-            if self._thread is not None:
+            if key in self._runs:
                 return False
-            args = (spec, Resources(**resources), storage, max_failures)
-            self._thread = threading.Thread(target=self._fit, args=args, daemon=True)
-            self._thread.start()
+            run = self._runs[key] = Run()
+            args = (key, spec, Resources(**resources), storage, max_failures)
+            run.thread = threading.Thread(target=self._fit, args=args, daemon=True)
+            run.thread.start()
             return True
 
-    def put(self, event: TrainEvent) -> None:
-        """An event from the rank-0 worker (ordered: one caller, one actor)."""
+    def put(self, key: str, event: TrainEvent) -> None:
+        """An event from the run's rank-0 worker (ordered: one caller per run)."""
         with self._lock:
-            if not any(is_final(e) for e in self._events):
-                self._events.append(event)
+            run = self._runs.get(key)
+            if run is not None and not any(is_final(e) for e in run.events):
+                run.events.append(event)
 
-    def events(self, since: int) -> list[TrainEvent]:
-        """Every event after the first `since`."""
+    def events(self, key: str, since: int) -> list[TrainEvent] | None:
+        """Every event of the run after the first `since`; None for an unknown run."""
         with self._lock:
-            return self._events[since:]
+            run = self._runs.get(key)
+            return None if run is None else run.events[since:]
 
-    def request_stop(self, reason: str) -> None:
-        """Ask the workers to stop at their next step ("cancel" wins over "pause")."""
+    def request_stop(self, key: str, reason: str) -> bool:
+        """Ask the run's workers to stop at their next step ("cancel" wins over "pause")."""
         with self._lock:
-            if self._stop != "cancel":
-                self._stop = reason
+            run = self._runs.get(key)
+            if run is None:
+                return False
+            if run.stop != "cancel":
+                run.stop = reason
+            return True
 
-    def stop_requested(self) -> str | None:
-        """What the workers should do at this step: None, "pause" or "cancel"."""
-        return self._stop
+    def stop_requested(self, key: str) -> str | None:
+        """What the run's workers should do at this step: None, "pause" or "cancel"."""
+        run = self._runs.get(key)
+        return None if run is None else run.stop
 
-    def finished(self) -> bool:
-        """Whether `fit()` has returned (Ray Train released its workers and placement group)."""
+    def finished(self, key: str) -> bool:
+        """Whether the run's `fit()` returned (its workers and placement group released)."""
         with self._lock:
-            return self._thread is not None and not self._thread.is_alive()
+            run = self._runs.get(key)
+            return run is None or (run.thread is not None and not run.thread.is_alive())
 
-    def hello(self, rank: int, pid: int) -> None:
-        """A worker (re)started: its process id, so faults can be found and reported."""
+    def forget(self, key: str) -> None:
+        """Drop a finished run's events (the service has stored them)."""
         with self._lock:
-            self._pids[rank] = pid
+            self._runs.pop(key, None)
 
-    def worker_pids(self) -> dict[int, int]:
-        """Rank -> process id of the current attempt's workers."""
+    def hello(self, key: str, rank: int, pid: int) -> None:
+        """A worker of the run (re)started: its process id, so faults can be found."""
         with self._lock:
-            return dict(self._pids)
+            run = self._runs.get(key)
+            if run is not None:
+                run.pids[rank] = pid
+
+    def worker_pids(self, key: str) -> dict[int, int]:
+        """Rank -> process id of the run's current workers."""
+        with self._lock:
+            run = self._runs.get(key)
+            return {} if run is None else dict(run.pids)
 
     def _fit(
-        self, spec: dict[str, Any], resources: Resources, storage: str, max_failures: int
+        self,
+        key: str,
+        spec: dict[str, Any],
+        resources: Resources,
+        storage: str,
+        max_failures: int,
     ) -> None:
+        self._warm.join()
         try:
-            _run_torch_trainer(self, spec, resources, storage, max_failures)
+            _run_torch_trainer(key, spec, resources, storage, max_failures)
         except BaseException as exc:  # the job must end with a final event, whatever broke
-            self.put(_failure(exc))
+            self.put(key, _failure(exc))
         else:
             with self._lock:
-                done = any(is_final(e) for e in self._events)
+                run = self._runs.get(key)
+                done = run is None or any(is_final(e) for e in run.events)
             if not done:
-                self.put({"event": "failed", "error": "training ended without a result"})
+                self.put(key, {"event": "failed", "error": "training ended without a result"})
+
+
+def _import_ray_train() -> None:
+    import ray.train.torch  # noqa: F401  (the slow part of a run's start: torch)
+
+    import trainer.distributed.loop  # noqa: F401
 
 
 def _run_torch_trainer(
-    driver: JobDriver,
+    key: str,
     spec: dict[str, Any],
     resources: Resources,
     storage: str,
     max_failures: int,
 ) -> None:
-    # The controller's state reconciliation polls the dashboard's state API, which a minimal
-    # Ray install lacks: it would only log "Failed to query ..." every few seconds.
-    os.environ.setdefault("RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION", "0")
     import ray
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    from trainer.distributed.loop import train_loop_per_worker
+    from trainer.distributed.loop import RunChannel, train_loop_per_worker
 
     gpus = resources.gpus_per_worker > 0
     per_worker: dict[str, float] = {"CPU": resources.cpus_per_worker}
     if gpus:
         per_worker["GPU"] = resources.gpus_per_worker
-    me = ray.get_runtime_context().current_actor
+    host = ray.get_runtime_context().current_actor
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"spec": spec, "driver": me},
+        train_loop_config={"spec": spec, "channel": RunChannel(host, key)},
         # gloo between CPU processes, NCCL between GPUs: what DDP uses on each.
         torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
         scaling_config=ScalingConfig(

@@ -5,7 +5,8 @@ Face Trainer reads (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR), so the Trainer w
 model in DDP and shards the batches itself. What changes against a local run:
 
 - the job's `batch_size` is the global batch: each of N workers takes batch_size / N;
-- only rank 0 reports events (to the job's `JobDriver` actor) and writes the model;
+- only rank 0 reports events (to the `RunHost` actor, under the run's key) and writes
+  the model;
 - the stop request is read by rank 0 and broadcast, so every rank stops at the same step
   (a rank leaving the loop alone would hang the others in their next all-reduce);
 - a restarted attempt (a worker or node was lost) resumes from the newest checkpoint.
@@ -35,12 +36,32 @@ class RemoteMethod(Protocol):
     def remote(self, *args: object) -> ObjectRef[Any]: ...
 
 
-class DriverHandle(Protocol):
-    """The `JobDriver` actor as a worker sees it."""
+class HostHandle(Protocol):
+    """The `RunHost` actor as a worker sees it."""
 
     put: RemoteMethod
     stop_requested: RemoteMethod
     hello: RemoteMethod
+
+
+class RunChannel:
+    """One run's line to the `RunHost` actor: its handle and the run's key (picklable)."""
+
+    def __init__(self, host: HostHandle, key: str) -> None:
+        self.host = host
+        self.key = key
+
+    def put(self, event: TrainEvent) -> ObjectRef[Any]:
+        """Send an event of the run."""
+        return self.host.put.remote(self.key, event)
+
+    def stop_requested(self) -> ObjectRef[Any]:
+        """The run's stop request: None, "pause" or "cancel"."""
+        return self.host.stop_requested.remote(self.key)
+
+    def hello(self, rank: int, pid: int) -> ObjectRef[Any]:
+        """Say which process trains this rank."""
+        return self.host.hello.remote(self.key, rank, pid)
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
@@ -49,15 +70,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    driver: DriverHandle = config["driver"]
-    ray.get(driver.hello.remote(rank, os.getpid()))
+    channel: RunChannel = config["channel"]
+    ray.get(channel.hello(rank, os.getpid()))
     spec = worker_spec(TrainSpec.from_dict(config["spec"]), rank, world)
     from trainer.train import run_training
 
-    sink = RankZeroSink(driver, world) if rank == 0 else _drop
-    run_training(spec, sink, BroadcastControl(driver, rank, world))
+    sink = RankZeroSink(channel, world) if rank == 0 else _drop
+    run_training(spec, sink, BroadcastControl(channel, rank, world))
     if rank == 0:
-        ray.get(driver.put.remote({"event": "log", "level": "debug", "message": "worker done"}))
+        ray.get(channel.put({"event": "log", "level": "debug", "message": "worker done"}))
 
 
 def worker_spec(spec: TrainSpec, rank: int, world: int) -> TrainSpec:
@@ -79,16 +100,16 @@ def worker_spec(spec: TrainSpec, rank: int, world: int) -> TrainSpec:
 
 
 class RankZeroSink:
-    """Sends rank 0's events to the driver actor, token counts scaled to the whole group."""
+    """Sends rank 0's events to the host actor, token counts scaled to the whole group."""
 
-    def __init__(self, driver: DriverHandle, world: int) -> None:
-        self._driver = driver
+    def __init__(self, channel: RunChannel, world: int) -> None:
+        self._channel = channel
         self._world = world
 
     def __call__(self, event: TrainEvent) -> None:
         import ray
 
-        ref = self._driver.put.remote(scale_tokens(event, self._world))
+        ref = self._channel.put(scale_tokens(event, self._world))
         if event["event"] in ("completed", "failed", "stopped"):
             ray.get(ref)  # the final event must arrive before this process may end
 
@@ -121,11 +142,11 @@ def _drop(event: TrainEvent) -> None:
 
 
 class BroadcastControl(Control):
-    """Rank 0 reads the stop request from the driver; every rank gets rank 0's answer."""
+    """Rank 0 reads the stop request from the host; every rank gets rank 0's answer."""
 
-    def __init__(self, driver: DriverHandle, rank: int, world: int) -> None:
-        # No flags to share between processes: the driver actor holds the request.
-        self._driver = driver
+    def __init__(self, channel: RunChannel, rank: int, world: int) -> None:
+        # No flags to share between processes: the host actor holds the request.
+        self._channel = channel
         self._rank = rank
         self._world = world
 
@@ -135,7 +156,7 @@ class BroadcastControl(Control):
 
         reason: str | None = None
         if self._rank == 0:
-            reason = ray.get(self._driver.stop_requested.remote())
+            reason = ray.get(self._channel.stop_requested())
         if self._world == 1:
             return reason
         import torch

@@ -1,7 +1,8 @@
 """`RayCluster`: the one place the Trainbot process talks to Ray (imported lazily).
 
-It joins the cluster (`ray.init`, in a thread: it blocks), finds or creates each job's
-`JobDriver` actor by name in the configured namespace, and reads the cluster's nodes
+It joins the cluster (`ray.init`, in a thread: it blocks), finds or creates the
+cluster's `RunHost` actor by name in the configured namespace (each job's run on it by
+key), and reads the cluster's nodes
 and resources for `!status`. Before joining a `host:port` address it tries a plain TCP
 connection, because `ray.init` against a dead address blocks for minutes in retries.
 Ray itself is imported only here, and only when the `[ray]` section is configured; the
@@ -38,14 +39,35 @@ class RemoteMethod(Protocol):
     def remote(self, *args: object) -> Awaitable[Any]: ...
 
 
-class DriverHandle(Protocol):
-    """What the service calls on a job's `JobDriver` actor."""
+class HostHandle(Protocol):
+    """What the service calls on the cluster's `RunHost` actor (each with a run's key)."""
 
     start: RemoteMethod
     finished: RemoteMethod
+    forget: RemoteMethod
     events: RemoteMethod
     request_stop: RemoteMethod
     worker_pids: RemoteMethod
+
+
+class RunHandle:
+    """One run on the cluster: the `RunHost` actor and the run's key."""
+
+    def __init__(self, host: HostHandle, key: str) -> None:
+        self.host = host
+        self.key = key
+
+    def start(self, *args: object) -> Awaitable[bool]:
+        """Start the run (False: it was running already, so this is a re-attach)."""
+        return self.host.start.remote(self.key, *args)
+
+    def events(self, since: int) -> Awaitable[list[Any] | None]:
+        """The run's events after the first `since`; None when the host lost the run."""
+        return self.host.events.remote(self.key, since)
+
+    def request_stop(self, reason: str) -> Awaitable[bool]:
+        """Ask the run to pause or cancel at its next step."""
+        return self.host.request_stop.remote(self.key, reason)
 
 
 @dataclass(frozen=True)
@@ -71,15 +93,10 @@ class RayCluster:
         await self._probe()
         await asyncio.to_thread(self._join_blocking)
 
-    async def driver(self, name: str) -> DriverHandle:
-        """The job's actor with this name, created (detached, zero CPUs) if it is not there."""
+    async def run(self, key: str) -> RunHandle:
+        """The run with this key on the cluster's `RunHost` actor (created if not there)."""
         await self.join()
-        return await asyncio.to_thread(self._driver_blocking, name)
-
-    async def existing(self, name: str) -> DriverHandle | None:
-        """The job's actor if the cluster still has it (after a restart of the service)."""
-        await self.join()
-        return await asyncio.to_thread(self._existing_blocking, name)
+        return RunHandle(await asyncio.to_thread(self._host_blocking), key)
 
     async def call(self, pending: Awaitable[T], timeout_s: float = CALL_TIMEOUT_S) -> T:
         """Await an actor call; a cluster gone quiet becomes `ClusterUnreachable`."""
@@ -94,23 +111,19 @@ class RayCluster:
         except (ray.exceptions.RaySystemError, ray.exceptions.ActorUnavailableError) as exc:
             raise ClusterUnreachable(f"the Ray cluster is unreachable ({one_line(exc)})") from None
 
-    async def kill(self, name: str) -> None:
-        """End a job's actor once its run let go of its workers (at most `FINISH_WAIT_S`).
+    async def finish(self, run: RunHandle) -> None:
+        """Forget a finished run once it let go of its workers (at most `FINISH_WAIT_S`).
 
-        Ending it while `fit()` still winds down would leave the run's placement group
-        holding its CPUs and GPUs.
+        Its `fit()` may still be winding down: releasing the placement group that holds
+        its CPUs and GPUs.
         """
-        import ray
-
-        handle = await self.existing(name)
-        if handle is not None:
-            deadline = asyncio.get_running_loop().time() + FINISH_WAIT_S
-            while not await self.call(handle.finished.remote()):
-                if asyncio.get_running_loop().time() > deadline:
-                    log.warning("a finished ray run did not wind down; ending it", actor=name)
-                    break
-                await asyncio.sleep(0.5)
-            await asyncio.to_thread(ray.kill, cast("ray.actor.ActorHandle[object]", handle))
+        deadline = asyncio.get_running_loop().time() + FINISH_WAIT_S
+        while not await self.call(run.host.finished.remote(run.key)):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("a finished ray run did not wind down", run=run.key)
+                break
+            await asyncio.sleep(0.25)
+        await self.call(run.host.forget.remote(run.key))
 
     async def overview(self) -> dict[str, Any]:
         """Nodes, CPUs and GPUs (total and free) of the joined cluster."""
@@ -157,30 +170,25 @@ class RayCluster:
                 raise ClusterUnreachable(f"cannot join the Ray cluster ({one_line(exc)})") from None
             self._joined = True
             log.info("joined the ray cluster", address=self.settings.address)
+            self._host_blocking()  # created now, it imports torch before the first run needs it
 
-    def _driver_blocking(self, name: str) -> DriverHandle:
+    def _host_blocking(self) -> HostHandle:
         import ray
 
-        from trainer.distributed.driver import JobDriver
+        from trainer.distributed.driver import HOST_NAME, RunHost
 
-        actor = ray.remote(JobDriver).options(
-            name=name,
+        actor = ray.remote(RunHost).options(
+            name=HOST_NAME,
             namespace=self.settings.namespace,
             lifetime="detached",  # outlives this process: a restart finds it by name
             get_if_exists=True,  # created once, however often a restart asks
             num_cpus=0,  # it only schedules; the workers hold the CPUs and GPUs
-            max_concurrency=16,  # fit() blocks one thread; events and stops use others
+            # On the head node: a lost worker node then costs only its own workers.
+            resources={"node:__internal_head__": 0.001},
+            max_concurrency=64,  # each fit() blocks one thread; events and stops use others
             max_restarts=0,
         )
-        return cast(DriverHandle, actor.remote())
-
-    def _existing_blocking(self, name: str) -> DriverHandle | None:
-        import ray
-
-        try:
-            return cast(DriverHandle, ray.get_actor(name, namespace=self.settings.namespace))
-        except ValueError:
-            return None
+        return cast(HostHandle, actor.remote())
 
 
 def _resources() -> tuple[list[dict[str, Any]], dict[str, float], dict[str, float]]:

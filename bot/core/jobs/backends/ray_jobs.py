@@ -1,7 +1,7 @@
-"""What a Ray job keeps: its settings, its actor's name, its stored spec, its refusals.
+"""What a Ray job keeps: its settings, its run's key, its stored spec, its refusals.
 
 A Ray job's stored spec is its `TrainSpec` plus a `ray` part: the resources, the attempt
-(each start on the cluster is one actor, named after the job and the attempt), the
+(each start on the cluster is one run, keyed by the job and the attempt), the
 cursor (events already mirrored from that actor), failures survived and whether the
 room was told the cluster is unreachable.
 """
@@ -25,9 +25,9 @@ class RunSettings:
     retry_s: float = 5.0
 
 
-def actor_name(job: JobRow) -> str:
-    """The job's actor name in the namespace: one per attempt (a resume is a new one)."""
-    return f"trainbot-job-{job.id}-{job.spec['ray']['attempt']}"
+def run_key(job: JobRow) -> str:
+    """The key of the job's run on the cluster: one per attempt (a resume is a new one)."""
+    return f"{job.id}-{job.spec['ray']['attempt']}"
 
 
 def train_spec(job: JobRow) -> dict[str, Any]:

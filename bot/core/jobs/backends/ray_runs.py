@@ -1,11 +1,12 @@
 """Drive Ray jobs: wait for the cluster, start or find the job's actor, mirror its events.
 
 One asyncio task per job. While the cluster is unreachable the job stays queued with
-the reason (shown by `!status`; the room is told once per outage). Then the job's
-`JobDriver` actor is created by name, or found again after a restart of this service
-(its run goes on; `start` on a running actor does nothing), and its events are read
-every `poll_interval_s` from the stored cursor, so a restart repeats none. A run whose
-actor is lost is started again from its newest checkpoint, up to `max_failures` times.
+the reason (shown by `!status`; the room is told once per outage). Then the job's run
+is started on the cluster's `RunHost` actor under the run's key, or found there again
+after a restart of this service (its run goes on; `start` of a running key does
+nothing), and its events are read every `poll_interval_s` from the stored cursor, so a
+restart repeats none. A lost run is started again from its newest checkpoint, up to
+`max_failures` times.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 from bot.core.errors import TrainbotError
 from bot.core.jobs.backends.ray_cluster import (
     ClusterUnreachable,
-    DriverHandle,
     RayCluster,
+    RunHandle,
     RunLost,
 )
-from bot.core.jobs.backends.ray_jobs import RunSettings, Unreachable, actor_name, train_spec
+from bot.core.jobs.backends.ray_jobs import RunSettings, Unreachable, run_key, train_spec
+from bot.core.jobs.backends.ray_mirror import EventMirror
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.states import ACTIVE
 from bot.core.models import ModelService
@@ -30,11 +32,10 @@ from bot.core.notifications import NotificationOutbox
 from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.jobs import JobRow
-from trainer.events import Completed, TrainEvent, is_final
 
 log = get_logger(__name__)
 S = JobStatus
-START_TIMEOUT_S = 300.0  # a new actor's process may take long to start on a busy node
+START_TIMEOUT_S = 300.0  # a new host actor's process may take long to start on a busy node
 
 
 class RayRuns:
@@ -54,6 +55,7 @@ class RayRuns:
         self.notifications = notifications
         self.cluster = cluster
         self.settings = settings
+        self.mirror = EventMirror(ledger, models)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._waiting: dict[str, str] = {}  # job id -> why it is not running (for !status)
         self._again: set[str] = set()  # jobs asked to be driven while their task was ending
@@ -78,8 +80,8 @@ class RayRuns:
     async def request_stop(self, job: JobRow, action: str) -> None:
         """Ask the job's workers to cancel or pause at their next step."""
         try:
-            handle = await self.cluster.driver(actor_name(job))
-            await self.cluster.call(handle.request_stop.remote(action))
+            run = await self.cluster.run(run_key(job))
+            await self.cluster.call(run.request_stop(action))
         except (ClusterUnreachable, RunLost) as exc:
             raise Unreachable(f"cannot {action} the job now: {exc}") from None
 
@@ -117,8 +119,8 @@ class RayRuns:
                 if job.status in ACTIVE:
                     await self.ledger.transition(job, S.FAILED, error=f"internal error: {exc}")
 
-    async def _attach(self, job_id: str) -> DriverHandle | None:
-        """The job's running actor, once the cluster answers; None when the job left."""
+    async def _attach(self, job_id: str) -> RunHandle | None:
+        """The job's running run, once the cluster answers; None when the job left."""
         while True:
             job = await self.ledger.current(job_id)
             if job.status not in (S.QUEUED, S.VALIDATING_FILES, S.RUNNING):
@@ -129,18 +131,18 @@ class RayRuns:
                 await self._unreachable(job, str(exc), "waiting for the Ray cluster")
             await asyncio.sleep(self.settings.retry_s)
 
-    async def _launch(self, job: JobRow) -> DriverHandle:
-        """Create (or find) the job's actor and start its run (a no-op if it runs)."""
+    async def _launch(self, job: JobRow) -> RunHandle:
+        """Start the job's run on the cluster's `RunHost` (a no-op if it runs there)."""
         await self.cluster.join()
         async with self.ledger.lock:
             job = await self.ledger.current(job.id)
             if job.status == S.QUEUED:
                 reason = "starting on the Ray cluster"
                 job = await self.ledger.transition(job, S.VALIDATING_FILES, reason=reason)
-        handle = await self.cluster.driver(actor_name(job))
+        handle = await self.cluster.run(run_key(job))
         ray_spec = job.spec["ray"]
         started = await self.cluster.call(
-            handle.start.remote(
+            handle.start(
                 train_spec(job),
                 ray_spec["resources"],
                 self.settings.storage_path,
@@ -151,7 +153,7 @@ class RayRuns:
         await self._reached(job)
         if job.status != S.VALIDATING_FILES or ray_spec.get("cursor"):
             how = "started again from its newest checkpoint" if started else "re-attached"
-            await self.ledger.log(job.id, f"Ray run {how} ({actor_name(job)})")
+            await self.ledger.log(job.id, f"Ray run {how} ({run_key(job)})")
         async with self.ledger.lock:
             job = await self.ledger.current(job.id)
             if job.status == S.VALIDATING_FILES:
@@ -160,15 +162,18 @@ class RayRuns:
                 await self.ledger.transition(job, S.RUNNING, reason=reason)
         return handle
 
-    async def _follow(self, job_id: str, handle: DriverHandle) -> None:
-        """Mirror the actor's events until a final one, or until the actor is lost."""
+    async def _follow(self, job_id: str, handle: RunHandle) -> None:
+        """Mirror the run's events until a final one, or until the run is lost."""
+        stored = await self.mirror.stored(await self.ledger.current(job_id))
         while True:
             job = await self.ledger.current(job_id)
             if job.status not in (S.VALIDATING_FILES, S.RUNNING):
                 return
             cursor = int(job.spec["ray"].get("cursor", 0))
             try:
-                events = await self.cluster.call(handle.events.remote(cursor))
+                events = await self.cluster.call(handle.events(cursor))
+                if events is None:  # a new RunHost (the cluster restarted) knows it not
+                    raise RunLost("the Ray cluster no longer has the run")
             except ClusterUnreachable as exc:
                 await self._unreachable(job, str(exc), "lost contact with the Ray cluster")
                 await asyncio.sleep(self.settings.retry_s)
@@ -177,70 +182,17 @@ class RayRuns:
                 await self._lost(job, str(exc))
                 return
             await self._reached(job)
-            if await self._mirror(job, events):
-                await self._cleanup(actor_name(job), await self.ledger.current(job_id))
+            if await self.mirror.publish(job, cursor, events, stored):
+                await self._cleanup(handle, await self.ledger.current(job_id))
                 return
             await asyncio.sleep(self.settings.poll_interval_s)
 
-    async def _mirror(self, job: JobRow, events: list[TrainEvent]) -> bool:
-        """Publish new events, moving the cursor past each one as it is published (a
-        SIGKILL then repeats at most the one event in between); True when the run ended."""
-        start = int(job.spec["ray"].get("cursor", 0))
-        for done, event in enumerate(events, start=1):
-            await self._record(job, event)
-            current = await self.ledger.current(job.id)
-            ray_spec = dict(current.spec["ray"])
-            # A pause started the next attempt (cursor 0) meanwhile: that one counts anew.
-            if ray_spec["attempt"] == job.spec["ray"]["attempt"]:
-                ray_spec["cursor"] = start + done
-                await self.store.jobs.update(job.id, spec={**current.spec, "ray": ray_spec})
-        return any(is_final(event) for event in events)
-
-    async def _record(self, job: JobRow, event: TrainEvent) -> None:
-        data = {k: self.ledger.public(v) for k, v in event.items() if k != "event"}
-        await self.ledger.bus.publish(job.id, event["event"], data)
-        if event["event"] == "completed":
-            await self._succeeded(job, event)
-            return
-        async with self.ledger.lock:
-            current = await self.ledger.current(job.id)
-            if event["event"] == "failed":
-                await self.ledger.transition(current, S.FAILED, error=event.get("error"))
-            elif event["event"] == "stopped" and event.get("reason") == "cancel":
-                await self.ledger.transition(current, S.CANCELLED, reason="cancelled")
-            elif event["event"] == "stopped":
-                reason = f"paused at step {event.get('step')}"
-                ray_spec = {**current.spec["ray"], "cursor": 0}
-                ray_spec["attempt"] = int(ray_spec["attempt"]) + 1  # a resume is a new run
-                spec = {**current.spec, "ray": ray_spec}
-                await self.ledger.transition(current, S.PAUSED, spec=spec, reason=reason)
-
-    async def _succeeded(self, job: JobRow, event: Completed) -> None:
-        metrics = dict(event.get("metrics") or {})
-        folder = Path(str(event.get("model_dir") or job.spec["output_dir"]))
-        model = await self.models.register_local(
-            name=job.name,
-            job_id=job.id,
-            dataset_id=job.dataset_id,
-            base=job.base,
-            output_dir=folder,
-            metrics=metrics,
-        )
-        async with self.ledger.lock:
-            await self.ledger.transition(
-                await self.ledger.current(job.id),
-                S.SUCCEEDED,
-                model_id=model.id,
-                result={**metrics, "model": model.label, "model_id": model.id},
-                reason=f"registered {model.label}",
-            )
-
-    async def _cleanup(self, name: str, job: JobRow) -> None:
-        """End the finished run's actor; drop checkpoints of a success, everything of a cancel."""
+    async def _cleanup(self, run: RunHandle, job: JobRow) -> None:
+        """Forget the finished run; drop checkpoints of a success, everything of a cancel."""
         try:
-            await self.cluster.kill(name)
+            await self.cluster.finish(run)
         except (ClusterUnreachable, RunLost):
-            log.warning("could not end a finished ray actor", job_id=job.id, actor=name)
+            log.warning("could not forget a finished ray run", job_id=job.id, run=run.key)
         root = Path(job.spec["checkpoint_dir"]).parent
         if job.status == S.SUCCEEDED:
             await asyncio.to_thread(_remove, root / "checkpoints")
@@ -248,7 +200,7 @@ class RayRuns:
             await asyncio.to_thread(_remove, root)
 
     async def _lost(self, job: JobRow, why: str) -> bool:
-        """The actor died with its node: start the run again (True) or fail the job."""
+        """The run was lost (its host with its node): start it again (True) or fail the job."""
         ray_spec = dict(job.spec["ray"])
         failures = int(ray_spec.get("failures", 0)) + 1
         async with self.ledger.lock:
