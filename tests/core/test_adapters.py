@@ -198,12 +198,15 @@ async def test_a_job_that_cannot_fit_in_memory_is_refused_before_it_is_queued(
     services = (await app_factory(max_memory_gb=1 / 1024)).services
     await services.datasets.upload_records("poems", records())
     pretrained = build_base(tmp_path_factory.getbasetemp(), "gpt2")
-    await register(services, "base", copy_of(pretrained, tmp_path_factory.mktemp("b") / "m"))
-    for method, advice in (
-        (None, ", or train a LoRA adapter (method=lora), which keeps the base frozen"),
-        ({"type": "lora"}, ""),
+    base = await register(services, "base", copy_of(pretrained, tmp_path_factory.mktemp("b") / "m"))
+    adapter = folder(tmp_path_factory.mktemp("a") / "a", adapter_of=base.path)
+    await register(services, "chat", adapter, base=base.id)
+    for start, method, advice in (
+        ("base@v1", None, ", or train a LoRA adapter (method=lora), which keeps the base frozen"),
+        ("base@v1", {"type": "lora"}, ""),
+        ("chat@v1", {"type": "lora"}, ""),  # an adapter version is sized by its base
     ):
-        request = JobRequest("poems", base="base@v1", method=method, hyperparameters=FAST)
+        request = JobRequest("poems", base=start, method=method, hyperparameters=FAST)
         with pytest.raises(Invalid) as refused:
             await services.jobs.submit(request, requested_by="@ann:x", room_id=None)
         message = refused.value.message

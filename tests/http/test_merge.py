@@ -51,6 +51,20 @@ async def test_an_adapter_trained_over_http_merges_into_a_full_model_with_its_ou
     adapter_row = await app.services.models.resolve(adapter["id"])
     assert base_row.path == adapter_row.base_path  # the folder hot-swap loads it onto
 
+    # An adapter version as base: method=lora continues it, a new adapter of the same base.
+    short = {**FAST, "max_steps": 2, "eval_every": 2, "save_every": 2}
+    more = {"dataset": "merge-poems", "base": adapter["id"], "name": "merge-lora-more"}
+    more_job = await train(api, {**more, "method": {"type": "lora"}, "hyperparameters": short})
+    continued = await app.services.models.resolve(more_job["model_id"])
+    assert ("adapter", base_job["model_id"], base_row.path, "merge-lora@v1") == (
+        continued.kind,
+        continued.base,
+        continued.base_path,
+        continued.metrics["continued_from"],
+    )
+    started = adapter_job["result"]["eval_loss"]  # step 0 evaluates the adapter it starts from
+    assert started == pytest.approx(continued.metrics["base_eval_loss"], rel=1e-4)
+
     # The archive of an adapter is peft's folder and names its base by version.
     async with api.session.get(
         f"/v1/models/{adapter['id']}/archive", headers=api.headers()

@@ -24,6 +24,7 @@ from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.ids import new_id
 from storage.jobs import JobRow
+from trainer.merge import base_under
 from trainer.spec import DataOptions, TrainSpec
 
 __all__ = ["JobSettings", "LocalBackend"]
@@ -90,7 +91,8 @@ class LocalBackend:
         base_ref, base_path = await resolve_base(base, self.models, self.bases)
         method = parse_job_method(request.method, base_path, self.settings.device, dataset.format)
         quantized = bool(method.lora and method.lora.quantize)
-        fits = (base_path, method.type, quantized, hp.batch_size, hp.block_size)
+        weights = base_under(base_path) or base_path  # an adapter is sized by its base
+        fits = (weights, method.type, quantized, hp.batch_size, hp.block_size)
         check_fits(*fits, self.settings.max_memory_gb)
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
