@@ -232,6 +232,8 @@ def _job_settings(s: Settings) -> JobSettings:
         base_dirs=tuple(t.base_dirs),
         allow_hub=t.allow_hub,
         max_memory_gb=t.max_memory_gb,
+        precision=t.precision,
+        compile=t.compile,
     )
 
 

@@ -16,9 +16,10 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from bot.core.jobs.train_spec import DatasetInput, RunOptions, build_train_spec
 from trainer.events import FinalEvent, Progress, TrainEvent, is_final
 from trainer.methods import METHOD_TYPES, MethodError, parse_method
-from trainer.spec import DATASET_FORMATS, DataOptions, Hyperparameters, TrainSpec
+from trainer.spec import DATASET_FORMATS, Hyperparameters, TrainSpec
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -109,15 +110,15 @@ def build_spec(args: argparse.Namespace) -> TrainSpec:
         if getattr(args, option) is not None
     }
     checkpoint_dir = args.resume or args.checkpoint_dir or f"{args.out.rstrip('/')}.checkpoints"
-    return TrainSpec(
-        dataset_path=args.data,
+    return build_train_spec(
+        DatasetInput(args.data, args.format, args.skip_invalid),
         output_dir=args.out,
         checkpoint_dir=checkpoint_dir,
         base=args.base,
         hyperparameters=Hyperparameters().replace(**changes),
-        data=DataOptions(format=args.format, skip_invalid=args.skip_invalid),
-        resume=args.resume is not None,
         method=parse_method(method_of(args)),
+        options=RunOptions(),
+        resume=args.resume is not None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from bot.settings.section import Section
 
@@ -33,6 +33,14 @@ class TrainerSettings(Section):
         "local", description="Backend of jobs that name none: local, openai, ray."
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="Training precision: auto (bf16 or fp16 on a GPU, fp32 on a CPU), "
+        "fp32, bf16, fp16 (GPU only).",
+    )
+    compile: bool = Field(
+        False, description="torch.compile the model: pays off on long GPU runs only."
+    )
     max_memory_gb: float = Field(
         0.0,
         ge=0,
@@ -45,3 +53,11 @@ class TrainerSettings(Section):
     cached_models: int = Field(2, ge=1, description="Models the generation worker keeps loaded.")
     max_new_tokens: int = Field(256, ge=1, description="Cap on generated tokens per request.")
     generation_timeout_s: float = Field(60.0, gt=0, description="Seconds before generation fails.")
+
+    @field_validator("precision")
+    @classmethod
+    def _fp16_needs_a_gpu(cls, precision: str, info: ValidationInfo) -> str:
+        # Refused here, at load, rather than by every job failing at its start.
+        if precision == "fp16" and info.data.get("device") == "cpu":
+            raise ValueError('"fp16" needs a CUDA GPU; with trainer.device "cpu" use bf16 or fp32')
+        return precision

@@ -205,6 +205,22 @@ def scaled_tokens_per_s(
     return reference_tokens_per_s * 6 * reference_parameters / flops
 
 
+# The preset whose measured speed is scaled to a folder base's size: GPT-2 "tiny" (4
+# layers, width 256, 256 positions, vocabulary 8000; trainer.models.PRESET_CONFIGS).
+REFERENCE_PRESET = "tiny"
+REFERENCE_PARAMETERS = 8000 * 256 + 256 * 256 + 4 * (12 * 256 * 256 + 13 * 256) + 2 * 256
+
+
+def folder_tokens_per_s(base_path: str, method: str, preset_tokens_per_s: float) -> float | None:
+    """Expected tokens/s of a folder base, scaled from the reference preset's speed here
+    (None for a preset or an unreadable folder: their own figures apply)."""
+    folder = Path(base_path)
+    shape = base_shape(folder) if folder.is_dir() else None
+    if shape is None:
+        return None
+    return scaled_tokens_per_s(preset_tokens_per_s, REFERENCE_PARAMETERS, shape, method)
+
+
 def _size(count: int) -> str:
     return f"{count / GIB:.1f} GiB" if count >= GIB else f"{count / 1024**2:.0f} MiB"
 

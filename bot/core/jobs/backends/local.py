@@ -8,8 +8,6 @@ newest checkpoint.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.core.datasets import DatasetService
 from bot.core.jobs.backends.local_runs import JobSettings, LocalRuns
 from bot.core.jobs.bases import BaseRules, check_fits, resolve_base
@@ -17,6 +15,12 @@ from bot.core.jobs.hyperparameters import parse_hyperparameters, parse_job_metho
 from bot.core.jobs.ledger import JobLedger, NewJob
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
+from bot.core.jobs.train_spec import (
+    DatasetInput,
+    build_train_spec,
+    estimate_seconds,
+    run_options,
+)
 from bot.core.models import ModelService
 from bot.core.naming import check_name
 from bot.core.ports import RunPool
@@ -25,7 +29,7 @@ from bot.logs import get_logger
 from storage.ids import new_id
 from storage.jobs import JobRow
 from trainer.merge import base_under
-from trainer.spec import DataOptions, TrainSpec
+from trainer.spec import TrainSpec
 
 __all__ = ["JobSettings", "LocalBackend"]
 
@@ -96,29 +100,22 @@ class LocalBackend:
         check_fits(*fits, self.settings.max_memory_gb)
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
-        spec = TrainSpec(
-            dataset_path=dataset.path,
+        spec = build_train_spec(
+            DatasetInput.of(dataset),
             output_dir=str(self.store.artifacts.job_output_dir(job_id)),
             checkpoint_dir=str(self.store.artifacts.checkpoint_dir(job_id)),
             base=base_path,
             hyperparameters=hp,
-            data=DataOptions(
-                format=dataset.format,
-                skip_invalid=bool(dataset.report.get("skip_invalid")),
-                min_examples=self.settings.min_examples,
-            ),
-            report_to=self.settings.report_to,
-            job_id=job_id,
-            dataset_hash=dataset.sha256,
-            device=self.settings.device,
             method=method,
+            options=run_options(self.settings),
+            job_id=job_id,
         )
         new = NewJob(
             job_id, name, self.name, dataset.id, base_ref, spec.to_dict(), requested_by, room_id
         )
         announce = {
             "position": queued + 1,
-            "estimate_s": self._estimate(dataset.stats, spec),
+            "estimate_s": estimate_seconds(dataset.stats, spec, self._throughput_file),
             "estimate_measured": self._measured(spec),
             "dataset": dataset.label,
             "base": base_ref,
@@ -145,16 +142,8 @@ class LocalBackend:
         """Whether the estimate rests on a run measured here (else on built-in figures)."""
         from trainer.throughput import measured_here
 
-        return measured_here(spec.base, self.store.artifacts.throughput_file)
+        return measured_here(spec.base, self._throughput_file)
 
-    def _estimate(self, stats: dict[str, Any], spec: TrainSpec) -> float | None:
-        from trainer.throughput import estimate_seconds
-
-        hp = spec.hyperparameters
-        if hp.max_steps > 0:
-            tokens = hp.max_steps * hp.batch_size * hp.grad_accum * hp.block_size
-        elif stats.get("train_tokens"):
-            tokens = int(stats["train_tokens"] * hp.epochs)
-        else:
-            return None
-        return estimate_seconds(tokens, spec.base, self.store.artifacts.throughput_file)
+    @property
+    def _throughput_file(self) -> str:
+        return str(self.store.artifacts.throughput_file)

@@ -43,6 +43,8 @@ class JobSettings:
     base_dirs: tuple[Path, ...] = ()  # folders a base= may name (besides registered models)
     allow_hub: bool = False  # whether a base= may name a Hugging Face hub id
     max_memory_gb: float = 0.0  # a job estimated above it is refused (0: the machine's)
+    precision: str = "auto"  # trainer.precision and trainer.compile: every run's
+    compile: bool = False  # (jobs.train_spec.run_options)
 
 
 class LocalRuns:

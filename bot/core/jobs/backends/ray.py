@@ -1,13 +1,14 @@
 """The Ray backend: jobs train on a Ray cluster, data-parallel across its workers.
 
 A submitted job is checked like a local one (hyperparameters, method, dataset, name,
-base) plus its resources (`workers`, `gpus_per_worker`, `cpus_per_worker`); its dataset
-is copied to `[ray] storage_path`, where its checkpoints and model are written too, so
-every node sees them. It is stored as queued and driven by `ray_runs.RayRuns`: one
-detached `JobDriver` actor per job on the cluster (found again by name after a
-restart), Ray Train's `TorchTrainer` inside it, events polled from it.
+base, whether each worker's share fits in memory: `trainer.max_memory_gb`) plus its
+resources (`workers`, `gpus_per_worker`, `cpus_per_worker`); its dataset is copied to
+`[ray] storage_path`, where its checkpoints and model are written too, so every node
+sees them. It is stored as queued and driven by `ray_runs.RayRuns`: each attempt is a
+run of Ray Train's `TorchTrainer` on the cluster's detached `RunHost` actor (found
+again by name after a restart), its events polled from there.
 
-    queued (waiting for the cluster, with the reason) → validating_files (actor started)
+    queued (waiting for the cluster, with the reason) → validating_files (run started)
            → running → succeeded | failed | cancelled | paused → queued (resume) …
 """
 
@@ -25,11 +26,17 @@ from bot.core.jobs.backends.local_runs import JobSettings
 from bot.core.jobs.backends.ray_cluster import RayCluster
 from bot.core.jobs.backends.ray_jobs import RunSettings
 from bot.core.jobs.backends.ray_runs import RayRuns
-from bot.core.jobs.bases import BaseRules, resolve_base
+from bot.core.jobs.bases import BaseRules, check_fits, resolve_base
 from bot.core.jobs.hyperparameters import parse_hyperparameters, parse_job_method
 from bot.core.jobs.ledger import JobLedger, NewJob
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
+from bot.core.jobs.train_spec import (
+    DatasetInput,
+    build_train_spec,
+    estimate_seconds,
+    run_options,
+)
 from bot.core.models import ModelService
 from bot.core.naming import check_name
 from bot.core.notifications import NotificationOutbox
@@ -37,7 +44,8 @@ from bot.core.types import JobStatus
 from storage.ids import new_id
 from storage.jobs import JobRow
 from trainer.distributed.driver import Resources
-from trainer.spec import DataOptions, Hyperparameters, TrainSpec
+from trainer.merge import base_under
+from trainer.spec import Hyperparameters
 
 S = JobStatus
 RESOURCE_KEYS = ("workers", "gpus_per_worker", "cpus_per_worker")
@@ -111,32 +119,31 @@ class RayBackend:
         base_ref, base_path = await resolve_base(base, self.models, self.bases)
         device = "cuda" if resources.gpus_per_worker > 0 else "cpu"
         method = parse_job_method(request.method, base_path, device, dataset.format)
+        quantized = bool(method.lora and method.lora.quantize)
+        weights = base_under(base_path) or base_path  # an adapter is sized by its base
+        per_worker = hp.batch_size // resources.workers  # each worker holds its share
+        fits = (weights, method.type, quantized, per_worker, hp.block_size)
+        check_fits(*fits, self.jobs.max_memory_gb)
         job_id = new_id()
         root = self.setup.storage_path / job_id
         shared = root / f"dataset{Path(dataset.path).suffix}"
         await asyncio.to_thread(_copy, Path(dataset.path), shared)
-        spec = TrainSpec(
-            dataset_path=str(shared),
+        spec = build_train_spec(
+            DatasetInput.of(dataset, str(shared)),
             output_dir=str(root / "model"),
             checkpoint_dir=str(root / "checkpoints"),
             base=base_path,
             hyperparameters=hp,
-            data=DataOptions(
-                format=dataset.format,
-                skip_invalid=bool(dataset.report.get("skip_invalid")),
-                min_examples=self.jobs.min_examples,
-            ),
-            report_to=self.jobs.report_to,
-            job_id=job_id,
-            dataset_hash=dataset.sha256,
-            device=device,
             method=method,
+            options=run_options(self.jobs),
+            job_id=job_id,
+            device=device,
         )
         stored = {**spec.to_dict(), "ray": {"resources": resources.to_dict(), "attempt": 1}}
         new = NewJob(job_id, name, self.name, dataset.id, base_ref, stored, requested_by, room_id)
         announce = {
             "position": len(await self.store.jobs.with_status(S.QUEUED)) + 1,
-            "estimate_s": None,
+            "estimate_s": estimate_seconds(dataset.stats, spec, self._throughput_file),
             "dataset": dataset.label,
             "base": base_ref,
             "backend": self.name,
@@ -145,6 +152,10 @@ class RayBackend:
         job = await self.ledger.insert(new, announce)
         self.runs.drive(job_id)
         return job
+
+    @property
+    def _throughput_file(self) -> str:
+        return str(self.store.artifacts.throughput_file)
 
     async def control(self, job: JobRow, action: Control) -> JobRow:
         """Cancel or pause at the workers' next step, or queue a paused job again."""
