@@ -1,4 +1,5 @@
-"""`trainbot train` and `trainbot generate` as a user runs them (real subprocesses)."""
+"""`trainbot train` and `trainbot generate` as a user runs them (Ctrl-C and the refusal in
+real subprocesses)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bot.cli import main
 
 TRAIN = [sys.executable, "-m", "bot", "train"]
 FAST = ["--base", "micro", "--block-size", "64", "--learning-rate", "3e-3", "--eval-every", "10"]
@@ -28,19 +31,21 @@ def write_stories(path: Path, examples: int = 200) -> Path:
 
 
 @pytest.mark.slow
-def test_json_output_ends_with_the_completed_summary(tmp_path: Path) -> None:
+def test_json_output_ends_with_the_completed_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In this process (as tests/trainer/test_merge_cli.py does): the worker forks from the
+    # session's forkserver and `generate` uses the torch the trainer tests already
+    # imported, instead of two new interpreters importing torch. The Ctrl-C test below
+    # runs the real `python -m bot` process (exit code, stdout through a pipe).
     data = write_stories(tmp_path / "stories.jsonl")
     out = tmp_path / "model"
 
-    done = subprocess.run(
-        [*TRAIN, str(data), *FAST, "--max-steps", "20", "--out", str(out), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    code = main(["train", str(data), *FAST, "--max-steps", "20", "--out", str(out), "--json"])
+    printed = capsys.readouterr()
 
-    assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert 0 == code, printed.err
+    lines = [json.loads(line) for line in printed.out.splitlines()]
     # Log lines (device and precision, packing) are informational; the milestones follow.
     events = [e for e in lines if e["event"] != "log"]
     last = events[-1]
@@ -53,25 +58,10 @@ def test_json_output_ends_with_the_completed_summary(tmp_path: Path) -> None:
     assert [e["event"] for e in events[:2]] == ["started", "eval"]
     assert (out / "model.safetensors").is_file()
 
-    generated = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "generate",
-            str(out),
-            "the cat",
-            "--seed",
-            "1",
-            "--max-tokens",
-            "8",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert generated.returncode == 0, generated.stderr
-    assert generated.stdout.strip()
+    code = main(["generate", str(out), "the cat", "--seed", "1", "--max-tokens", "8"])
+    printed = capsys.readouterr()
+    assert 0 == code, printed.err
+    assert printed.out.strip()
 
 
 def test_a_refused_dataset_prints_the_report_and_exits_2(tmp_path: Path) -> None:
