@@ -42,10 +42,14 @@ def require_synapse() -> None:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def synapse() -> AsyncIterator[SynapseServer]:
-    """A Synapse shared by all e2e tests (starting one takes a couple of seconds)."""
+async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SynapseServer]:
+    """A Synapse shared by all e2e tests (starting one takes a couple of seconds).
+
+    Its folder is kept, so a test may stop and start it again with every user and room
+    still there (the homeserver-restart test), instead of starting one of its own.
+    """
     require_synapse()
-    async with SynapseServer() as server:
+    async with SynapseServer(tmp_path_factory.mktemp("synapse")) as server:
         yield server
 
 

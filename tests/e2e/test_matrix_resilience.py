@@ -10,42 +10,35 @@ from nio import AsyncClientConfig, EnableEncryptionBuilder
 from bot.dev.homeserver import SynapseServer
 from bot.matrix import format as fmt
 
-from .bots import TestBot, bot_config
 from .conftest import E2E, PASSWORD, BotFactory, MakePerson, unique
 from .helpers import Person, invite_bot, login, make_room
 
 pytestmark = E2E
 
 
-async def test_homeserver_restart_loses_nothing(tmp_path: Path) -> None:
-    server = SynapseServer(tmp_path / "hs")
-    await server.start()
-    alice_id, _ = await server.register_user(unique("alice"), PASSWORD)
-    bot_id, _ = await server.register_user(unique("trainbot"), PASSWORD)
-    alice = Person(await login(server.base_url, alice_id, PASSWORD))
-    bot = await TestBot(
-        bot_config(server.base_url, bot_id, PASSWORD, tmp_path / "store", max_backoff_s=1.0)
-    ).start()
-    try:
-        room_id = await make_room(alice)
-        await invite_bot(alice, room_id, bot.user_id)
+async def test_homeserver_restart_loses_nothing(
+    synapse: SynapseServer, make_person: MakePerson, bots: BotFactory
+) -> None:
+    # The shared homeserver, restarted on its kept folder (cheaper than a second one).
+    alice = await make_person("alice")
+    bot = await bots.new(max_backoff_s=1.0)
+    room_id = await make_room(alice)
+    await invite_bot(alice, room_id, bot.user_id)
 
-        await server.stop()
+    try:
+        await synapse.stop()
         queued = [
             bot.connection.outbox.send(room_id, fmt.notice(f"epoch {i} done")) for i in range(3)
         ]
         await asyncio.sleep(1.5)  # the sync loop and the outbox both meet a dead server
-        await server.start()
-
-        await asyncio.wait_for(asyncio.gather(*queued), 30)
-        bodies = [e["content"]["body"] for e in await alice.messages(room_id, bot.user_id)]
-        assert bodies == ["epoch 0 done", "epoch 1 done", "epoch 2 done"]
-        await alice.say(room_id, "!status")
-        assert (await bot.next_message(within_s=30)).body == "!status"
     finally:
-        await bot.stop()
-        await alice.client.close()
-        await server.stop()
+        await synapse.start()  # whatever happened, the next tests get their homeserver
+
+    await asyncio.wait_for(asyncio.gather(*queued), 30)
+    bodies = [e["content"]["body"] for e in await alice.messages(room_id, bot.user_id)]
+    assert bodies == ["epoch 0 done", "epoch 1 done", "epoch 2 done"]
+    await alice.say(room_id, "!status")
+    assert (await bot.next_message(within_s=30)).body == "!status"
 
 
 async def test_undecryptable_message_is_reported_once_per_session(
