@@ -105,10 +105,9 @@ def test_dpo_raises_the_preferred_answer_s_margin(
     tmp_path_factory: pytest.TempPathFactory,
     lora_run: tuple[TrainSpec, Any],
     micro_spec: Callable[..., TrainSpec],
+    train_in_process: Callable[..., Any],
 ) -> None:
     from tests.support.pretrained import build_base
-    from trainer.callbacks import Control
-    from trainer.train import run_training
 
     start, method = CASES[case]
     if start == "adapter":
@@ -121,8 +120,8 @@ def test_dpo_raises_the_preferred_answer_s_margin(
     hp = {"max_steps": 4, "batch_size": 4, "learning_rate": 5e-3, "val_fraction": 0.2}
     hp |= {"eval_every": 2, "save_every": 4}
     spec = micro_spec(tmp_path, data, "dpo", base=base, method=method, **hp)
-    events: list[Any] = []
-    final = run_training(spec, events.append, Control(threading.Event(), threading.Event()))
+    events = train_in_process(spec).events
+    final = events[-1]
     assert "completed" == final["event"], final
     metrics = final["metrics"]
     assert 0.0 == pytest.approx(metrics["initial_reward_margin"], abs=1e-6)  # policy = reference
