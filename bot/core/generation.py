@@ -112,7 +112,7 @@ class GenerationService:
         self,
         prompt: str,
         *,
-        model: str | None,
+        model: str | ModelRow | None,
         params: GenerateParams,
         requested_by: str,
         messages: Sequence[Mapping[str, object]] | None = None,
@@ -120,6 +120,7 @@ class GenerationService:
     ) -> Generation:
         """Generate a continuation of `prompt` (or the answer to `messages`, a chat).
 
+        `model` is a reference, a row the caller resolved already, or None (the default).
         `n` answers are sampled for the one prompt. 429 when too many run at once.
         """
         chosen, request = await self._prepare(prompt, model, params, messages, n)
@@ -131,7 +132,7 @@ class GenerationService:
         self,
         prompt: str,
         *,
-        model: str | None,
+        model: str | ModelRow | None,
         params: GenerateParams,
         requested_by: str,
         messages: Sequence[Mapping[str, object]] | None = None,
@@ -166,7 +167,7 @@ class GenerationService:
     async def _prepare(
         self,
         prompt: str,
-        model: str | None,
+        model: str | ModelRow | None,
         params: GenerateParams,
         messages: Sequence[Mapping[str, object]] | None,
         n: int,
@@ -177,7 +178,10 @@ class GenerationService:
         check_params(params, self.max_new_tokens)
         if not 1 <= n <= MAX_CHOICES:
             raise Invalid(f"n must be between 1 and {MAX_CHOICES}")
-        chosen = await (self.models.resolve(model) if model else self.models.default())
+        if isinstance(model, ModelRow):  # resolved by the caller: no second registry read
+            chosen = model
+        else:
+            chosen = await (self.models.resolve(model) if model else self.models.default())
         if chosen.is_adapter:  # switched onto its base, which stays loaded (hot-swap)
             request = GenerationRequest(
                 chosen.base_path, prompt, params, chat, n, adapter_dir=chosen.path

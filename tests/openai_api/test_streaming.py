@@ -42,3 +42,11 @@ def test_a_streamed_completion_without_usage_ends_with_a_reason(
     assert all(c.object == "text_completion" and c.usage is None for c in chunks)
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
     assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
+
+
+def test_only_a_real_beginning_of_a_stop_string_is_held_back() -> None:
+    from trainer.workers.generation_engine import partial_stop
+
+    stops = ("<|im_end|>", "\n\n")
+    held = [partial_stop(text, stops) for text in ("hello", "hello <|im", "hello\n", "a<|x", "")]
+    assert [0, 4, 1, 0, 0] == held

@@ -264,8 +264,9 @@ class Engine:
             # Hold back what could be the start of a stop string or half a character (a
             # UTF-8 character has at most 3 bytes after its first: more replacement
             # characters than that are bytes that never make a character, and are sent).
-            hold = max((len(s) - 1 for s in sequence.stops), default=0)
-            safe = len(cut) - hold
+            # Only an actual beginning of a stop string is held: holding its whole length
+            # delayed a chat's first streamed text by the 9 characters of "<|im_end|>".
+            safe = len(cut) - partial_stop(cut, sequence.stops)
             partial = len(cut) - len(cut.rstrip("\ufffd"))
             if 0 < partial <= 3:
                 safe = min(safe, len(cut) - partial)
@@ -362,6 +363,17 @@ def _pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
     shape = list(tensor.shape)
     shape[axis] = missing
     return torch.cat([tensor.new_zeros(shape), tensor], dim=axis)
+
+
+def partial_stop(text: str, stops: tuple[str, ...]) -> int:
+    """How many characters at the end of `text` could be the beginning of a stop string."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
 
 
 def _pick(rows: list[Sequence], logits: torch.Tensor) -> list[int]:

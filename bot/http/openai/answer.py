@@ -48,7 +48,7 @@ async def answer(call: Call, asked: Asked) -> Answer:
     """Generate every choice, whole."""
     done = await call.services.generation.generate(
         asked.prompt,
-        model=asked.model.id,
+        model=asked.model,
         params=asked.params,
         requested_by=call.client,
         messages=asked.messages,
@@ -66,7 +66,7 @@ async def stream(call: Call, asked: Asked) -> AsyncGenerator[Piece | Usage]:
     """
     pieces = call.services.generation.stream(
         asked.prompt,
-        model=asked.model.id,
+        model=asked.model,
         params=asked.params,
         requested_by=call.client,
         messages=asked.messages,
