@@ -81,7 +81,11 @@ def run_dpo(spec: TrainSpec, sink: EventSink, control: Control) -> FinalEvent:
             f"method=dpo needs a dataset in the preference format (input, preferred_output, "
             f"non_preferred_output); this one is {report.format}"
         )
-    train_pairs, val_pairs = split_pairs(read_pairs(spec.dataset_path), hp.val_fraction, hp.seed)
+    if spec.validation_path:  # a validation file of its own: every pair trains
+        train_pairs, val_pairs = read_pairs(spec.dataset_path), read_pairs(spec.validation_path)
+    else:
+        pairs = read_pairs(spec.dataset_path)
+        train_pairs, val_pairs = split_pairs(pairs, hp.val_fraction, hp.seed)
     base = load_start(spec.base, [], hp.seed, spec.method.adapter)
     if base.source == "preset":
         raise ValueError("method=dpo tunes a pretrained base; a preset starts from random weights")

@@ -84,6 +84,7 @@ class TrainSpec:
     precision: str = "auto"  # "auto", "fp32", "bf16", "fp16" (trainer.precision)
     compile: bool = False  # torch.compile the model: pays off on long GPU runs only
     method: Method = field(default_factory=Method)  # full weights, LoRA or DPO
+    validation_path: str = ""  # an explicit validation dataset; "": a held-out share
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy (stored with the job and in trainbot.json)."""

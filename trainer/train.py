@@ -174,10 +174,14 @@ def prepare(spec: TrainSpec, sink: EventSink) -> Prepared:
     report = load_dataset(spec.dataset_path, spec.data, block_size=hp.block_size)
     for warning in report.warnings:
         sink({"event": "log", "level": "warning", "message": warning})
-    # At least one validation example even at val_fraction 0: eval loss drives the
-    # best-checkpoint choice and early stopping.
-    val_fraction = max(hp.val_fraction, 1e-9)
-    train_examples, val_examples = split_examples(report.examples, val_fraction, hp.seed)
+    if spec.validation_path:  # a validation file of its own: the whole dataset trains
+        held = load_dataset(spec.validation_path, spec.data, block_size=hp.block_size)
+        train_examples, val_examples = list(report.examples), list(held.examples)
+    else:
+        # At least one validation example even at val_fraction 0: eval loss drives the
+        # best-checkpoint choice and early stopping.
+        val_fraction = max(hp.val_fraction, 1e-9)
+        train_examples, val_examples = split_examples(report.examples, val_fraction, hp.seed)
     resume_from = resume_checkpoint(spec)
     # A LoRA checkpoint holds only the adapter: the base is loaded again and the Trainer
     # puts the adapter's weights back when it resumes.

@@ -19,7 +19,7 @@ from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob
 
 from tests.http.support import TOKEN
-from tests.openai_api.support import chat_rows, write_jsonl
+from tests.openai_api.support import chat_rows, jsonl, write_jsonl
 from tests.support.server_thread import ServiceProcess, free_port
 
 READER = "reader-token-0123456789"
@@ -61,6 +61,7 @@ class Trained:
     """The uploaded file, the finished job and the time each poll saw."""
 
     file: FileObject
+    validation: FileObject
     job: FineTuningJob
     statuses: list[str]
 
@@ -95,8 +96,12 @@ def trained(client: OpenAI, tmp_path_factory: pytest.TempPathFactory) -> Trained
     path: Path = write_jsonl(tmp_path_factory.mktemp("upload"), "guide.jsonl", chat_rows(12))
     with path.open("rb") as handle:
         uploaded = client.files.create(file=handle, purpose="fine-tune")
+    held = client.files.create(
+        file=("held.jsonl", jsonl(chat_rows(10, seed=5))), purpose="fine-tune"
+    )
     created = client.fine_tuning.jobs.create(
         training_file=uploaded.id,
+        validation_file=held.id,
         model="micro",
         suffix="guide",
         seed=7,
@@ -105,4 +110,4 @@ def trained(client: OpenAI, tmp_path_factory: pytest.TempPathFactory) -> Trained
     )
     job, seen = wait_final(client, created.id)
     assert "succeeded" == job.status, job.error
-    return Trained(uploaded, job, seen)
+    return Trained(uploaded, held, job, seen)

@@ -99,3 +99,21 @@ def test_a_backend_that_is_unknown_or_not_configured_is_refused(client: OpenAI) 
     assert "backend=ray needs the [ray] section configured" in refusals["ray"][1]
     assert "'local', 'openai' or 'ray'" in refusals["mars"][1]
     assert before == [j.id for j in client.fine_tuning.jobs.list(limit=100)]  # none queued
+
+
+def test_a_validation_file_must_exist_and_match_the_training_format(client: OpenAI) -> None:
+    chat = client.files.create(file=("c.jsonl", jsonl(chat_rows(12))), purpose="fine-tune").id
+    texts = jsonl([{"text": f"line {i} of plain text"} for i in range(12)])
+    text = client.files.create(file=("t.jsonl", texts), purpose="fine-tune").id
+    before = [j.id for j in client.fine_tuning.jobs.list(limit=100)]
+    refusals = []
+    for validation in ("file-nothing", text):
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.fine_tuning.jobs.create(
+                training_file=chat, validation_file=validation, model="micro"
+            )
+        refusals.append((raised.value.param, str(body(raised.value)["message"])))
+    assert [("validation_file", "invalid validation_file: file-nothing")] == refusals[:1]
+    assert "is in the text format and training_file" in refusals[1][1]
+    assert "in the chat format: they must match" in refusals[1][1]
+    assert before == [j.id for j in client.fine_tuning.jobs.list(limit=100)]  # none queued

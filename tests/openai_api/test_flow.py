@@ -26,6 +26,7 @@ def test_the_job_trains_to_a_fine_tuned_model(trained: Trained) -> None:
         job.hyperparameters.model_dump()
     )
     assert (7, {"team": "docs"}, trained.file.id) == (job.seed, job.metadata, job.training_file)
+    assert trained.validation.id == job.validation_file
     assert job.trained_tokens is not None and job.trained_tokens > 0
     assert job.error is None and job.finished_at is not None
 
@@ -62,6 +63,8 @@ def test_events_are_newest_first_and_paged_with_after(client: OpenAI, trained: T
     seqs = [int(e.id.rsplit("-", 1)[1]) for e in every]
     assert sorted(seqs, reverse=True) == seqs
     assert "Fine-tuning job queued" == every[-1].message
+    # The validation file is the validation set: all 12 training rows train.
+    assert any(e.message.endswith("12 examples, 10 for validation") for e in every)
     assert any(e.type == "metrics" and "training loss=" in e.message for e in every)
     first = client.fine_tuning.jobs.list_events(trained.job.id, limit=3)
     second = client.fine_tuning.jobs.list_events(trained.job.id, limit=3, after=first.data[-1].id)

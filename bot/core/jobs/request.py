@@ -21,6 +21,8 @@ class JobRequest:
     method: dict[str, Any] | None = None
     # Where to train, raw as asked: {"workers": 2, "gpus_per_worker": 1}; checked by the backend.
     resources: dict[str, Any] | None = None
+    # A dataset to validate on instead of a held-out share of `dataset` (local backend).
+    validation_dataset: str | None = None
 
     def fingerprint(self) -> str:
         """A hash of the request, to tell a retried request from a different one."""

@@ -92,8 +92,10 @@ def build_train_spec(
     job_id: str = "",
     resume: bool = False,
     device: str | None = None,
+    validation_path: str = "",
 ) -> TrainSpec:
-    """The spec of one run (`device`: this run's own, e.g. a Ray job's GPU workers)."""
+    """The spec of one run (`device`: this run's own, e.g. a Ray job's GPU workers;
+    `validation_path`: a dataset file to validate on instead of a held-out share)."""
     return TrainSpec(
         dataset_path=dataset.path,
         output_dir=output_dir,
@@ -113,6 +115,7 @@ def build_train_spec(
         precision=options.precision,
         compile=options.compile,
         method=method,
+        validation_path=validation_path,
     )
 
 

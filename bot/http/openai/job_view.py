@@ -113,7 +113,8 @@ def _message(name: str, d: dict[str, Any]) -> str:
         return _state_message(d)
     if name == "started":
         return (
-            f"Fine-tuning started: {d.get('total_steps')} steps, {d.get('train_examples')} examples"
+            f"Fine-tuning started: {d.get('total_steps')} steps, {d.get('train_examples')} "
+            f"examples, {d.get('val_examples')} for validation"
         )
     if name == "checkpoint":
         return f"Checkpoint created at step {d.get('step')}"

@@ -36,18 +36,13 @@ from storage.jobs import EventRow, JobRow
 ROOM_ID = re.compile(r"![^:\s]{1,255}:[^\s]{1,255}")
 ALL_EVENTS = 1_000_000
 SCAN = 100  # jobs read per query while filtering by metadata
-VALIDATION_NOTE = (
-    "validation_file {file} is kept with the job but not used: Trainbot validates on a "
-    "held-out share of the training file (val_fraction)"
-)
 
 
 async def openai_create_job(call: Call) -> web.StreamResponse:
     """Queue a fine-tuning job on an uploaded file."""
     body = call.body_as(OpenAIJobCreate)
     dataset = await _training_file(call, body.training_file)
-    if body.validation_file is not None:
-        await _validation_file(call, body.validation_file)
+    validation = await _validation_file(call, body, dataset)
     room = _room(call, body.metadata or {})
     hyper = _asked_hyperparameters(body.hyperparameters, body.method)
     request = JobRequest(
@@ -57,6 +52,7 @@ async def openai_create_job(call: Call) -> web.StreamResponse:
         hyperparameters=to_hyperparameters(hyper, body.seed),
         method=to_method(body.method),
         backend=_backend(call, body.backend),
+        validation_dataset=validation,
     )
     key = call.request.headers.get("Idempotency-Key") or None
     job = await call.services.jobs.submit(
@@ -76,9 +72,6 @@ async def openai_create_job(call: Call) -> web.StreamResponse:
     )
     records = Records(call.services.store)
     await records.put_job(job.id, extras)
-    if body.validation_file is not None:
-        note = VALIDATION_NOTE.format(file=body.validation_file)
-        await call.services.jobs.bus.publish(job.id, "log", {"level": "info", "message": note})
     return json_response(await view(call, job))
 
 
@@ -178,11 +171,29 @@ async def _training_file(call: Call, given: str) -> DatasetRow:
         raise OpenAIError(f"invalid training_file: {given}", param="training_file") from None
 
 
-async def _validation_file(call: Call, given: str) -> None:
+async def _validation_file(call: Call, body: OpenAIJobCreate, training: DatasetRow) -> str | None:
+    """The dataset id to validate on (None: a held-out share of the training file)."""
+    given = body.validation_file
+    if given is None:
+        return None
     try:
-        await dataset_of(call, given)
+        held = await dataset_of(call, given)
     except NotFound:
         raise OpenAIError(f"invalid validation_file: {given}", param="validation_file") from None
+    if held.format != training.format:
+        raise OpenAIError(
+            f"validation_file {given} is in the {held.format} format and training_file "
+            f"{body.training_file} in the {training.format} format: they must match",
+            param="validation_file",
+        )
+    backend = body.backend or call.state.settings.trainer.default_backend
+    if backend != "local":
+        raise OpenAIError(
+            f"validation_file is used by local jobs only: backend {backend} validates on a "
+            "held-out share of the training file",
+            param="validation_file",
+        )
+    return held.id
 
 
 async def _base(call: Call, model: str) -> str:

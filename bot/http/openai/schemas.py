@@ -94,7 +94,9 @@ class OpenAIJobCreate(OpenAIBody):
 
     model: str = Field(min_length=1, max_length=500, description="A preset, model or folder.")
     training_file: str = Field(min_length=1, max_length=100, description="A file id.")
-    validation_file: str | None = Field(None, max_length=100, description="Not supported.")
+    validation_file: str | None = Field(
+        None, max_length=100, description="A file id to validate on (local jobs)."
+    )
     suffix: str | None = Field(None, min_length=1, max_length=64, description="Model name.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Training seed.")
     metadata: dict[str, str] | None = Field(None, max_length=16, description="Up to 16 pairs.")

@@ -98,6 +98,9 @@ class LocalBackend:
         weights = base_under(base_path) or base_path  # an adapter is sized by its base
         fits = (weights, method.type, quantized, hp.batch_size, hp.block_size)
         check_fits(*fits, self.settings.max_memory_gb)
+        # An explicit validation dataset (the OpenAI face checks that its format matches).
+        held = request.validation_dataset
+        validation = (await self.datasets.resolve(held)).path if held else ""
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = build_train_spec(
@@ -109,6 +112,7 @@ class LocalBackend:
             method=method,
             options=run_options(self.settings),
             job_id=job_id,
+            validation_path=validation,
         )
         new = NewJob(
             job_id, name, self.name, dataset.id, base_ref, spec.to_dict(), requested_by, room_id
