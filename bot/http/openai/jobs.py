@@ -33,7 +33,8 @@ from bot.http.state import SCOPES
 from storage.datasets import DatasetRow
 from storage.jobs import EventRow, JobRow
 
-ROOM_ID = re.compile(r"![^:\s]{1,255}:[^\s]{1,255}")
+# "!opaque:server", or "!opaque" alone: room version 12 ids name no server (MSC4291).
+ROOM_ID = re.compile(r"![^:\s]{1,255}(:[^\s]{1,255})?")
 ALL_EVENTS = 1_000_000
 SCAN = 100  # jobs read per query while filtering by metadata
 
