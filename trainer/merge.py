@@ -13,11 +13,20 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from trainer.adapters import MergeError, adapter_base, adapter_config, base_under
 from trainer.artifacts import TRAINBOT_JSON, save_atomically
 
-
-class MergeError(ValueError):
-    """The folder cannot be merged; one readable line."""
+# The adapter-folder facts live in `trainer.adapters` (no torch, no workers); they are
+# re-exported here, where callers of the merge look for them.
+__all__ = [
+    "MergeError",
+    "MergeRequest",
+    "adapter_base",
+    "adapter_config",
+    "base_under",
+    "merge_adapter",
+    "merge_in_worker",
+]
 
 
 @dataclass(frozen=True)
@@ -27,42 +36,6 @@ class MergeRequest:
     adapter_dir: str
     out_dir: str
     base_dir: str | None = None
-
-
-def adapter_base(adapter_dir: Path, base_dir: str | None = None) -> str:
-    """The base folder (or hub id) an adapter loads onto: given, else the one it records."""
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise MergeError(f"{adapter_dir.name} is not a LoRA adapter (no adapter_config.json)")
-    if base_dir:
-        return base_dir
-    config = json.loads((adapter_dir / "adapter_config.json").read_text())
-    base = config.get("base_model_name_or_path")
-    if not base:
-        raise MergeError(f"{adapter_dir.name} does not name its base; give the base folder")
-    if Path(base).is_absolute() and not Path(base).is_dir():
-        raise MergeError(f"the base of {adapter_dir.name} is gone ({base}); give the base folder")
-    return str(base)
-
-
-def adapter_config(folder: Path) -> dict[str, object] | None:
-    """The `adapter_config.json` of a LoRA adapter folder, None for any other folder."""
-    path = folder / "adapter_config.json"
-    if not path.is_file():
-        return None
-    config: dict[str, object] = json.loads(path.read_text())
-    return config
-
-
-def base_under(start: str) -> str | None:
-    """The base an adapter folder `start` loads onto (None when `start` is no adapter).
-
-    A job may start from a registered adapter version: it then continues the adapter on
-    that base, or merges it in memory first (`trainer.models.load_start`).
-    """
-    folder = Path(start)
-    if not (folder.is_absolute() and (folder / "adapter_config.json").is_file()):
-        return None
-    return adapter_base(folder)
 
 
 def merge_adapter(request: MergeRequest) -> str:

@@ -132,7 +132,7 @@ def load_start(
     training it (its own r, alpha and targets); else it is merged into the base's weights
     in memory and every weight trains (a full fine-tune of "base + adapter").
     """
-    from trainer.merge import MergeError, base_under
+    from trainer.adapters import MergeError, base_under
 
     try:
         under = base_under(start)

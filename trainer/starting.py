@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trainer.adapters import adapter_config, base_under
 from trainer.callbacks import EventSink
-from trainer.merge import adapter_config, base_under
 from trainer.models import LoadedBase
 from trainer.spec import TrainSpec
 

@@ -43,7 +43,7 @@ def load_model(folder: str) -> Any:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from trainer.merge import base_under
+    from trainer.adapters import base_under
 
     under = base_under(folder)
     if under is None:

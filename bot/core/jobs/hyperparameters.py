@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import Invalid
-from trainer.merge import MergeError, adapter_base, adapter_config
+from trainer.adapters import MergeError, adapter_base, adapter_config
 from trainer.methods import Method, MethodError, parse_method
 from trainer.spec import BASE_PRESETS, Hyperparameters
 

@@ -28,7 +28,7 @@ from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.ids import new_id
 from storage.jobs import JobRow
-from trainer.merge import base_under
+from trainer.adapters import base_under
 from trainer.spec import TrainSpec
 
 __all__ = ["JobSettings", "LocalBackend"]
