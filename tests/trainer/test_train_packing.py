@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerFast
@@ -139,3 +140,30 @@ def test_the_estimate_is_refined_by_the_run_and_gives_way_to_it_from_half_way() 
     assert 40.0 == refined_eta(100.0, 60.0, 15, 30, 40.0)  # half-way: the run alone
     assert 70.0 == refined_eta(100.0, 120.0, 3, 30, 70.0)  # an overrun estimate says nothing
     assert 70.0 == refined_eta(None, 10.0, 3, 30, 70.0)
+
+
+def test_packing_feeds_at_least_99_percent_real_tokens_at_every_presets_block_size() -> None:
+    from trainer.models import PRESET_CONFIGS
+    from trainer.spec import Hyperparameters
+
+    rng = random.Random(0)
+    words = ["the", "river", "boat", "sails", "under", "a", "bright", "old", "bridge", "at", "dawn"]
+    texts = [" ".join(rng.choices(words, k=rng.randint(5, 60))) for _ in range(600)]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=train_bpe_tokenizer(texts, vocab_size=300), **SPECIAL_TOKENS
+    )
+    # plain texts and prompt/completion pairs (untrained prompts still count as real data)
+    examples = [Example(line=i, segments=((t, True),)) for i, t in enumerate(texts[:300])] + [
+        Example(line=i, segments=((f"Q: {t[:20]}\n", False), (t, True)))
+        for i, t in enumerate(texts[300:])
+    ]
+    tokenized = tokenize_examples(examples, tokenizer)
+
+    fractions = {
+        name: pack(tokenized, min(Hyperparameters().block_size, p.n_positions), EOS, PAD)
+        for name, p in PRESET_CONFIGS.items()
+    }
+
+    assert {name: True for name in PRESET_CONFIGS} == {
+        name: blocks.useful_fraction >= 0.99 for name, blocks in fractions.items()
+    }
