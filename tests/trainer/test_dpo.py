@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +107,7 @@ def test_dpo_raises_the_preferred_answer_s_margin(
     lora_run: tuple[TrainSpec, Any],
     micro_spec: Callable[..., TrainSpec],
     train_in_process: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from tests.support.pretrained import build_base
 
@@ -120,9 +122,14 @@ def test_dpo_raises_the_preferred_answer_s_margin(
     hp = {"max_steps": 4, "batch_size": 4, "learning_rate": 5e-3, "val_fraction": 0.2}
     hp |= {"eval_every": 2, "save_every": 4}
     spec = micro_spec(tmp_path, data, "dpo", base=base, method=method, **hp)
-    events = train_in_process(spec).events
+    with caplog.at_level(logging.WARNING, logger="trl"):
+        events = train_in_process(spec).events
     final = events[-1]
     assert "completed" == final["event"], final
+    # TRL trains on what follows the rendered prompt; it warns when the prompt alone does
+    # not tokenize as the start of prompt + answer (the loss would then cover prompt text).
+    split = [r.getMessage() for r in caplog.records if "not a prefix" in r.getMessage()]
+    assert [] == split
     metrics = final["metrics"]
     assert 0.0 == pytest.approx(metrics["initial_reward_margin"], abs=1e-6)  # policy = reference
     assert metrics["reward_margin"] > 0.0, metrics
