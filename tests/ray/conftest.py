@@ -56,6 +56,7 @@ class RayHead:
     def start(self) -> None:
         if self.running:
             return
+        self.temp_dir.mkdir(exist_ok=True)  # a restart: `stop` removed it
         env = {**os.environ, **LOOPBACK_ENV, "PYTHONPATH": str(REPO)}
         command = [
             str(RAY),

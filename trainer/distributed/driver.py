@@ -103,6 +103,11 @@ class RunHost:
             run.thread.start()
             return True
 
+    def exists(self, key: str) -> bool:
+        """Whether this host has the run (a host started anew has none)."""
+        with self._lock:
+            return key in self._runs
+
     def put(self, key: str, event: TrainEvent) -> None:
         """An event from the run's rank-0 worker (ordered: one caller per run)."""
         with self._lock:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ray import ObjectRef
 
 STOP_CODES = (None, "pause", "cancel")
+NICENESS = 10  # the local training worker's (trainer.workers.training)
 
 
 class RemoteMethod(Protocol):
@@ -68,6 +69,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     """Train the job in `config["spec"]` as one rank of the data-parallel group."""
     import ray.train
 
+    # Batch work, as in a local worker (trainer.workers.training): where the node also runs
+    # the bot, the homeserver or generation, they get the CPU first.
+    os.nice(max(0, NICENESS - os.nice(0)))
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     channel: RunChannel = config["channel"]

@@ -43,6 +43,7 @@ class HostHandle(Protocol):
     """What the service calls on the cluster's `RunHost` actor (each with a run's key)."""
 
     start: RemoteMethod
+    exists: RemoteMethod
     finished: RemoteMethod
     forget: RemoteMethod
     events: RemoteMethod
@@ -65,6 +66,10 @@ class RunHandle:
         """The run's events after the first `since`; None when the host lost the run."""
         return self.host.events.remote(self.key, since)
 
+    def exists(self) -> Awaitable[bool]:
+        """Whether the host knows the run (a restarted cluster has a new, empty host)."""
+        return self.host.exists.remote(self.key)
+
     def request_stop(self, reason: str) -> Awaitable[bool]:
         """Ask the run to pause or cancel at its next step."""
         return self.host.request_stop.remote(self.key, reason)
@@ -86,12 +91,34 @@ class RayCluster:
         self._joined = False
         self._join_lock = threading.Lock()
 
+    @property
+    def joined(self) -> bool:
+        """Whether this process is connected to the cluster now."""
+        return self._joined
+
     async def join(self) -> None:
         """Join the cluster if not yet joined; `ClusterUnreachable` when it does not answer."""
         if self._joined:
             return
         await self._probe()
         await asyncio.to_thread(self._join_blocking)
+
+    async def reachable(self) -> bool:
+        """Whether the cluster's head answers at all (a plain TCP connection)."""
+        try:
+            await self._probe()
+        except ClusterUnreachable:
+            return False
+        return True
+
+    async def leave(self) -> None:
+        """Disconnect from a cluster whose head went away, so that the next `join` connects
+        to it afresh once it is back (a head restarted is a new cluster to Ray; calls on
+        the old connection would block until Ray gives up on it)."""
+        if self._joined:
+            self._joined = False
+            log.warning("left the unreachable ray cluster", address=self.settings.address)
+            await asyncio.to_thread(_shutdown)
 
     async def run(self, key: str) -> RunHandle:
         """The run with this key on the cluster's `RunHost` actor (created if not there)."""
@@ -189,6 +216,12 @@ class RayCluster:
             max_restarts=0,
         )
         return cast(HostHandle, actor.remote())
+
+
+def _shutdown() -> None:
+    import ray
+
+    ray.shutdown()
 
 
 def _resources() -> tuple[list[dict[str, Any]], dict[str, float], dict[str, float]]:

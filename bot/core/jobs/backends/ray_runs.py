@@ -22,6 +22,7 @@ from bot.core.jobs.backends.ray_cluster import (
     RayCluster,
     RunHandle,
     RunLost,
+    one_line,
 )
 from bot.core.jobs.backends.ray_jobs import RunSettings, Unreachable, run_key, train_spec
 from bot.core.jobs.backends.ray_mirror import EventMirror
@@ -32,6 +33,7 @@ from bot.core.notifications import NotificationOutbox
 from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.jobs import JobRow
+from trainer.events import TrainEvent
 
 log = get_logger(__name__)
 S = JobStatus
@@ -129,6 +131,11 @@ class RayRuns:
                 return await self._launch(job)
             except ClusterUnreachable as exc:
                 await self._unreachable(job, str(exc), "waiting for the Ray cluster")
+            except RunLost as exc:  # the cluster is back, without the run: start it again
+                await self._reached(job)
+                if not await self._lost(job, str(exc)):
+                    return None
+                continue
             await asyncio.sleep(self.settings.retry_s)
 
     async def _launch(self, job: JobRow) -> RunHandle:
@@ -141,6 +148,8 @@ class RayRuns:
                 job = await self.ledger.transition(job, S.VALIDATING_FILES, reason=reason)
         handle = await self.cluster.run(run_key(job))
         ray_spec = job.spec["ray"]
+        if ray_spec.get("cursor") and not await self.cluster.call(handle.exists()):
+            raise RunLost("the Ray cluster lost the run (its head restarted)")
         started = await self.cluster.call(
             handle.start(
                 train_spec(job),
@@ -171,11 +180,11 @@ class RayRuns:
                 return
             cursor = int(job.spec["ray"].get("cursor", 0))
             try:
-                events = await self.cluster.call(handle.events(cursor))
-                if events is None:  # a new RunHost (the cluster restarted) knows it not
-                    raise RunLost("the Ray cluster no longer has the run")
+                events = await self._events(handle, cursor)
             except ClusterUnreachable as exc:
                 await self._unreachable(job, str(exc), "lost contact with the Ray cluster")
+                if not self.cluster.joined:
+                    return  # `_attach` joins again once it answers, then finds the run
                 await asyncio.sleep(self.settings.retry_s)
                 continue
             except RunLost as exc:
@@ -186,6 +195,27 @@ class RayRuns:
                 await self._cleanup(handle, await self.ledger.current(job_id))
                 return
             await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _events(self, handle: RunHandle, cursor: int) -> list[TrainEvent]:
+        """The run's new events; `RunLost` when the cluster lost it, `ClusterUnreachable`
+        (having left the cluster) when its head went away."""
+        if not self.cluster.joined:
+            raise ClusterUnreachable("not connected to the Ray cluster")
+        try:
+            pending = handle.events(cursor)
+        except Exception as exc:  # Ray was shut down under this call: another job left
+            raise ClusterUnreachable(one_line(exc)) from None
+        try:
+            events = await self.cluster.call(pending)
+        except (RunLost, ClusterUnreachable):
+            if await self.cluster.reachable():
+                raise  # its node (or only its host actor) was lost, or a slow answer
+            await self.cluster.leave()
+            address = self.cluster.settings.address
+            raise ClusterUnreachable(f"the Ray cluster at {address} is unreachable") from None
+        if events is None:  # a new RunHost (the cluster restarted) knows it not
+            raise RunLost("the Ray cluster no longer has the run")
+        return list(events)
 
     async def _cleanup(self, run: RunHandle, job: JobRow) -> None:
         """Forget the finished run; drop checkpoints of a success, everything of a cancel."""
