@@ -6,9 +6,11 @@ Everything is generated here: the corpora are small, regular languages that the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,22 +103,39 @@ class Recorder:
 
 def train_in_process(spec: TrainSpec, recorder: Recorder | None = None) -> Recorder:
     """Run training in this process (no worker) and return the recorded events."""
-    import torch
-
     from trainer.callbacks import Control
     from trainer.train import run_training
 
     recorder = recorder or Recorder()
-    # The test models' matrices are too small to gain from a second thread, and on a
-    # shared 2-core runner threads that wait on each other cost several times the work
-    # (a 4-step DPO run: 0.7 CPU s on one thread, 2.1 on two).
+    with one_thread():
+        run_training(spec, recorder, Control(recorder.cancel, recorder.pause))
+    return recorder
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread, then back to what it was.
+
+    The test models' matrices are too small to gain from a second thread, and on a shared
+    2-core runner threads that wait on each other cost several times the work: a 4-step
+    DPO run took 0.7 CPU s on one thread against 2.1 on two, and scoring 40 answers with
+    the tiny GPT-2 0.5 s wall against 6-8 s (machine at load 11).
+    """
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run_training(spec, recorder, Control(recorder.cancel, recorder.pause))
+        yield
     finally:
         torch.set_num_threads(threads)
-    return recorder
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Every trainer test computes in this process on one thread (workers set their own)."""
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
