@@ -4,7 +4,7 @@ Builds a base folder (the `tiny` preset's shape, GPT-2 or Llama-style, random we
 and a BPE tokenizer trained on the corpus: throughput does not depend on what the
 weights know), then per round trains a LoRA adapter through the real path (worker
 process, HF Trainer with trainbot callbacks, packed blocks, `method=lora`) and runs a
-bare loop in this process: the same base, the same LoRA settings and targets (peft),
+bare loop in a child process: the same base, the same LoRA settings and targets (peft),
 the same packed blocks and batch size (with the same position ids that restart per packed
 example, when the base keeps packed examples apart by them, as trainbot does: without
 them the bare loop would run plain causal attention, less work than trainbot's
@@ -12,7 +12,7 @@ block-diagonal mask), AdamW over the adapter's weights, the same gradient clippi
 Both run at the training worker's niceness. Prints each round's tokens/s and ratio, then
 the true median of the ratios with their spread.
 
-    .venv/bin/python bench/lora_throughput.py [--steps 40] [--rounds 3] [--arch gpt2]
+    .venv/bin/python bench/lora_throughput.py [--steps 40] [--rounds 5] [--arch gpt2]
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def main() -> None:
     """Alternate which path goes first; report the true median ratio and its spread."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--arch", choices=("gpt2", "llama"), default="gpt2")
     args = parser.parse_args()
