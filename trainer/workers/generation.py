@@ -5,10 +5,12 @@ The parent side (`GenerationWorker`) is asyncio and torch-free; the child
 recently used bases loaded (`trainer.workers.generation_child`) and steps every active
 sequence together (`trainer.workers.generation_engine`).
 
-The pipe carries, parent to child, `("generate", id, GenerationRequest)` and
+The pipe carries, parent to child, `("generate", id, GenerationRequest)` (with a last
+`"quiet"` when only the result is wanted: `generate()` needs no pieces) and
 `("cancel", id)` and `("active", id)` (how many answers are being written); child to
 parent, one list of events per step: `(id, "piece", Piece)`,
-`(id, "done", GenerationResult)`, `(id, "error", line)`. The parent fans events out to
+`(id, "done", GenerationResult)`, `(id, "error", line)`, and `(0, "alive", None)` about
+once a second while only quiet requests run. The parent fans events out to
 one queue per request, so a slow reader never holds the others back. A request that
 hears nothing for `timeout_s`, or a child that dies, fails with `GenerationError`; a
 silent child is killed and a fresh one takes over.
@@ -63,14 +65,16 @@ class GenerationWorker:
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate text for `request`; raises GenerationError on failure or timeout."""
-        async with contextlib.aclosing(self.stream(request)) as events:
+        async with contextlib.aclosing(self.stream(request, pieces=False)) as events:
             async for event in events:
                 if isinstance(event, GenerationResult):
                     return event
         raise GenerationError("the generation worker ended the request without an answer")
 
-    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Piece | GenerationResult]:
-        """The answer's pieces as they are written, then the result (with usage).
+    async def stream(
+        self, request: GenerationRequest, *, pieces: bool = True
+    ) -> AsyncGenerator[Piece | GenerationResult]:
+        """The answer's pieces as they are written (none when not `pieces`), then the result.
 
         Leaving the iterator early (`aclose()`, a client gone) cancels the request in the
         child at its next step.
@@ -83,7 +87,8 @@ class GenerationWorker:
         finished = False
         try:
             try:
-                worker.send(("generate", request_id, request))
+                quiet = () if pieces else ("quiet",)  # the child then sends only the result
+                worker.send(("generate", request_id, request, *quiet))
             except OSError as exc:  # the child died and nobody has noticed yet
                 self._discard()
                 raise GenerationError(f"the generation worker is gone ({exc})") from None

@@ -40,6 +40,7 @@ from trainer.workers.generation_child import (
 )
 
 Event = tuple[int, str, object]
+ALIVE_S = 1.0  # a busy child that sent nothing for this long says it is alive (id 0)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Sequence:
     generated: list[int] = field(default_factory=list)
     sent: str = ""
     finish: str | None = None
+    quiet: bool = False  # only the result is sent (a whole answer, not a stream)
 
     @property
     def greedy(self) -> bool:
@@ -105,8 +107,12 @@ class Engine:
         """Sequences being written or waiting to be prefilled."""
         return sum(len(p.sequences) for p in self._requests.values())
 
-    def submit(self, request_id: int, request: GenerationRequest) -> None:
-        """Queue a request; it is prefilled at the next step. Raises on a bad model."""
+    def submit(self, request_id: int, request: GenerationRequest, *, quiet: bool = False) -> None:
+        """Queue a request; it is prefilled at the next step. Raises on a bad model.
+
+        A `quiet` request sends no pieces, only its result: a whole answer needs none,
+        and a message per token costs the parent a wake-up per token.
+        """
         base_dir, adapter_dir = base_and_adapter(request)
         loaded = self._models.base(base_dir)
         adapter = loaded.adapter(adapter_dir) if adapter_dir else None
@@ -119,7 +125,14 @@ class Engine:
             generator.manual_seed((seed + index) if seed is not None else random.getrandbits(63))
             sequences.append(
                 Sequence(
-                    request_id, index, prompt.ids, prompt.max_new, prompt.stops, request, generator
+                    request_id,
+                    index,
+                    prompt.ids,
+                    prompt.max_new,
+                    prompt.stops,
+                    request,
+                    generator,
+                    quiet=quiet,
                 )
             )
         self._requests[request_id] = Pending(
@@ -275,8 +288,9 @@ class Engine:
             new = cut[len(sequence.sent) :] if cut.startswith(sequence.sent) else ""
         if new or sequence.finish is not None:
             sequence.sent += new
-            piece = Piece(sequence.index, new, sequence.finish)  # type: ignore[arg-type]
-            events.append((sequence.request_id, "piece", piece))
+            if not sequence.quiet:
+                piece = Piece(sequence.index, new, sequence.finish)  # type: ignore[arg-type]
+                events.append((sequence.request_id, "piece", piece))
         if sequence.finish is not None:
             self._finished(sequence, stopped, events)
 
@@ -447,6 +461,7 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
     """
     from trainer.workers.process import one_line
 
+    last_sent = time.monotonic()
     while True:
         messages: list[object] = []
         try:
@@ -470,9 +485,9 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
             if message[0] == "active":  # answered after the cancels sent before it
                 events.append((message[1], "done", engine.active))
                 continue
-            _, request_id, request = message
+            request_id, request = message[1], message[2]
             try:
-                engine.submit(request_id, request)
+                engine.submit(request_id, request, quiet=message[3:] == ("quiet",))
             except Exception as exc:  # a missing folder, a broken adapter: this one fails
                 events.append((request_id, "error", one_line(exc)))
         # First tokens go out before the next step: time to first token is one prefill.
@@ -482,3 +497,8 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
         events = engine.advance()
         if events:
             conn.send(events)
+        elif engine.idle or time.monotonic() - last_sent < ALIVE_S:
+            continue
+        else:  # only quiet requests run: the parent still hears the child is alive
+            conn.send([(0, "alive", None)])
+        last_sent = time.monotonic()
