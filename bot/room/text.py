@@ -145,6 +145,12 @@ def _job_facts(r: dict[str, Any]) -> list[str]:
     before, after = r.get("initial_perplexity"), r.get("perplexity")
     if isinstance(before, int | float) and isinstance(after, int | float):
         facts.append(f"perplexity {before:.1f} → {after:.1f}")
+    margin, start = r.get("reward_margin"), r.get("initial_reward_margin")
+    if isinstance(margin, int | float):  # a DPO run: what preference tuning moved
+        begun = f"{start:.3f} → " if isinstance(start, int | float) else ""
+        accuracy = r.get("reward_accuracy")
+        right = f" (accuracy {accuracy:.0%})" if isinstance(accuracy, int | float) else ""
+        facts.append(f"reward margin {begun}{margin:.3f}{right}")
     if r.get("tokens_seen"):
         facts.append(f"{r['tokens_seen']} tokens at {rate(r.get('tokens_per_s'))}")
     if r.get("duration_s"):

@@ -75,3 +75,21 @@ def test_a_success_says_which_version_is_active_and_how_to_switch() -> None:
         still_v1
     )
     assert "It is the active version now." in now_v2
+
+
+def test_a_preference_tuned_success_names_its_reward_margin_and_accuracy() -> None:
+    result = {
+        "model": "tales@v2",
+        "model_id": "m2",
+        "eval_loss": 0.61,
+        "reward_margin": 0.42,
+        "initial_reward_margin": 0.0,
+        "reward_accuracy": 0.75,
+    }
+
+    shown = job_final_text(_job(result=result), "!", active="tales@v2")
+
+    assert (
+        "✅ Job j1 succeeded: model tales@v2 is ready. eval loss 0.610, "
+        "reward margin 0.000 → 0.420 (accuracy 75%). It is the active version now."
+    ) in shown
