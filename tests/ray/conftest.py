@@ -26,7 +26,14 @@ from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
-LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+LOOPBACK_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # A call while not connected fails instead of starting a private local cluster: an App
+    # left polling after its head stopped did that (writing ~/.ray/auth_token, which then
+    # broke every later connection) and the next test's jobs ran there.
+    "RAY_ENABLE_AUTO_CONNECT": "0",
+}
 os.environ.update(LOOPBACK_ENV)  # for this process as a Ray driver, too
 
 

@@ -12,6 +12,7 @@ actor code (`trainer.distributed`) never imports torch in this process.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -180,11 +181,21 @@ class RayCluster:
         writer.close()
 
     def _join_blocking(self) -> None:
+        # Ray starts a private local cluster on any call made while not connected ("auto
+        # connect"); Trainbot must only run jobs on the configured cluster, so a stray call
+        # fails instead. Ray reads this when it is first imported.
+        os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
         import ray
 
         with self._join_lock:
             if self._joined:
                 return
+            if ray.is_initialized() and not _connected_to(self.settings.address):
+                # This process is connected elsewhere (e.g. a private local cluster that Ray
+                # starts by itself on a call made while not connected): ray.init would keep
+                # that connection and ignore the configured address.
+                log.warning("leaving a ray connection to another cluster")
+                ray.shutdown()
             try:
                 ray.init(
                     address=self.settings.address,
@@ -216,6 +227,17 @@ class RayCluster:
             max_restarts=0,
         )
         return cast(HostHandle, actor.remote())
+
+
+def _connected_to(address: str) -> bool:
+    """Whether this process's Ray connection is to the cluster at `address` (a `host:port`;
+    "auto" and `ray://` addresses are taken as matching)."""
+    import ray
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or address.startswith("ray://"):
+        return True
+    return bool(ray.get_runtime_context().gcs_address == address)
 
 
 def _shutdown() -> None:
