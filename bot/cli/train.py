@@ -16,6 +16,8 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from bot.core.errors import Invalid
+from bot.core.jobs.hyperparameters import parse_job_method
 from bot.core.jobs.train_spec import DatasetInput, RunOptions, build_train_spec
 from trainer.events import FinalEvent, Progress, TrainEvent, is_final
 from trainer.methods import METHOD_TYPES, MethodError, parse_method
@@ -134,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
     report = read_dataset(spec.dataset_path, spec.data, spec.hyperparameters.block_size)
     if not report.ok:
         print(report.summary(), file=sys.stderr)
+        return EXIT_DATASET_REFUSED
+    try:  # the jobs' own check: an adapter base, DPO on preference data, QLoRA's needs
+        parse_job_method(method_of(args), spec.base, spec.device, report.format)
+    except Invalid as exc:
+        # The jobs' messages name chat commands; here the same thing is a subcommand.
+        print(f"trainbot train: {exc.message.replace('!merge', 'trainbot merge')}", file=sys.stderr)
         return EXIT_DATASET_REFUSED
     display: Display = JsonDisplay() if args.json else TextDisplay(sys.stderr.isatty())
     return asyncio.run(_train(spec, display, args))

@@ -92,3 +92,20 @@ def test_a_bad_lora_flag_is_refused_before_any_work(
     data.write_text('{"text": "hello"}\n')
     assert 2 == main(["train", str(data), "--out", str(tmp_path / "m"), "--lora-r", "0"])
     assert "trainbot train: r must be between 1 and 1024, got 0\n" == capsys.readouterr().err
+
+
+def test_lora_flags_that_clash_with_an_adapter_base_are_refused_before_any_work(
+    adapter_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(f'{{"text": "the cat sees the dog {n}"}}\n' for n in range(12)))
+    out = tmp_path / "m"
+    argv = ["train", str(data), "--out", str(out), "--base", adapter_dir, "--lora-r", "8"]
+    assert 2 == main([*argv, "--method", "lora"])
+    expected = (
+        "trainbot train: method=lora on a LoRA adapter continues that adapter with its own "
+        "settings; leave out r=8 (the adapter has 4), or merge it first (trainbot merge) to "
+        "train a new adapter on the merged model\n"
+    )
+    assert expected == capsys.readouterr().err
+    assert not out.exists() and not Path(f"{out}.checkpoints").exists()
