@@ -37,15 +37,22 @@ async def register(services: Services, name: str, path: Path, base: str = "micro
     )
 
 
-async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
-    services: Services, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def chat_on_base(services: Services, tmp_path: Path) -> tuple[ModelRow, ModelRow]:
+    """`chat@v1`, an adapter on `base@v1`, which is not the active version of `base`."""
     base = await register(services, "base", folder(tmp_path / "b1"))
     await register(services, "base", folder(tmp_path / "b2"))
     await services.models.activate("base@v2")
     adapter = await register(
         services, "chat", folder(tmp_path / "a1", adapter_of=base.path), base=base.id
     )
+    return base, adapter
+
+
+async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
+    services: Services, tmp_path: Path, chat_on_base: tuple[ModelRow, ModelRow]
+) -> None:
+    base, adapter = chat_on_base
     assert ("adapter", base.id, base.path) == (adapter.kind, adapter.base, adapter.base_path)
     assert ("full", "") == (base.kind, base.base_path)
     with pytest.raises(Conflict) as refused:
@@ -63,14 +70,9 @@ async def test_a_base_with_adapters_cannot_be_deleted_until_they_are_gone(
 
 
 async def test_a_continued_adapter_has_its_adapter_s_base_as_lineage(
-    services: Services, tmp_path: Path
+    services: Services, tmp_path: Path, chat_on_base: tuple[ModelRow, ModelRow]
 ) -> None:
-    base = await register(services, "base", folder(tmp_path / "b1"))
-    await register(services, "base", folder(tmp_path / "b2"))
-    await services.models.activate("base@v2")
-    first = await register(
-        services, "chat", folder(tmp_path / "a1", adapter_of=base.path), base=base.id
-    )
+    base, first = chat_on_base
     # A job on base=chat@v1 with method=lora: the worker's folder names the real base.
     more = await register(
         services, "more", folder(tmp_path / "a2", adapter_of=base.path), base=first.id
