@@ -14,7 +14,7 @@ from storage.db import Database
 JOB_COLUMNS = (
     "id, name, status, backend, dataset_id, base, spec_json, requested_by, room_id, "
     "result_json, error, model_id, created_at, started_at, finished_at, updated_at, "
-    "remote_id"
+    "remote_id, validation_dataset_id"
 )
 
 
@@ -39,6 +39,8 @@ class JobRow:
     finished_at: float | None
     updated_at: float
     remote_id: str | None
+    # The dataset version it validates on; None: a held-out share of `dataset_id`.
+    validation_dataset_id: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> JobRow:
@@ -102,6 +104,7 @@ class JobRepo:
                 job.finished_at,
                 job.updated_at,
                 job.remote_id,
+                job.validation_dataset_id,
             ),
         )
 

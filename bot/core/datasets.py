@@ -177,7 +177,8 @@ class DatasetService:
         return await self.store.datasets.find(name)
 
     async def delete(self, ref: str) -> DatasetRow:
-        """Remove a version; refused while a queued, running or paused job uses it."""
+        """Remove a version; refused while a queued, running or paused job trains or
+        validates on it."""
         async with self.store.catalog:
             # Under the lock a job submitted for this dataset is either stored already
             # (and refuses the delete) or resolves after it (and finds no dataset).
@@ -185,7 +186,7 @@ class DatasetService:
             users = [
                 job.id
                 for job in await self.store.jobs.with_status(*ACTIVE)
-                if job.dataset_id == dataset.id
+                if dataset.id in (job.dataset_id, job.validation_dataset_id)
             ]
             if users:
                 raise Conflict(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import OpenAI
+from openai import ConflictError, OpenAI
 from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob
 
@@ -64,6 +64,8 @@ class Trained:
     validation: FileObject
     job: FineTuningJob
     statuses: list[str]
+    held_delete: ConflictError  # deleting the validation file while the job was active
+    held_bytes: bytes  # the validation file's content at upload
 
 
 def trainbot_get(server: ServiceProcess, path: str) -> Any:
@@ -108,6 +110,9 @@ def trained(client: OpenAI, tmp_path_factory: pytest.TempPathFactory) -> Trained
         metadata={"team": "docs"},
         hyperparameters={"n_epochs": 1, "batch_size": 8, "learning_rate_multiplier": 2},
     )
+    # The job holds its validation file as it holds its training file (test_flow checks).
+    with pytest.raises(ConflictError) as refused:
+        client.files.delete(held.id)
     job, seen = wait_final(client, created.id)
     assert "succeeded" == job.status, job.error
-    return Trained(uploaded, held, job, seen)
+    return Trained(uploaded, held, job, seen, refused.value, jsonl(chat_rows(10, seed=5)))

@@ -31,6 +31,21 @@ def test_the_job_trains_to_a_fine_tuned_model(trained: Trained) -> None:
     assert job.error is None and job.finished_at is not None
 
 
+def test_the_validation_file_cannot_be_deleted_while_its_job_is_active(
+    client: OpenAI, trained: Trained
+) -> None:
+    trainbot_id = trained.job.id.removeprefix("ftjob-")
+    message = f"dataset held@v1 is used by job {trainbot_id}; cancel or finish it first"
+    error = {"message": message, "type": "conflict_error", "param": None, "code": "conflict"}
+    assert (409, {"error": error}) == (
+        trained.held_delete.status_code,
+        trained.held_delete.response.json(),
+    )
+    # Nothing harmed: the file is still there, byte for byte, and the job succeeded.
+    assert trained.held_bytes == client.files.content(trained.validation.id).read()
+    assert "processed" == client.files.retrieve(trained.validation.id).status
+
+
 def test_the_job_is_the_one_the_trainbot_api_shows(
     server: ServiceProcess, trained: Trained
 ) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from bot.core.events import EventBus
 from bot.core.jobs.states import FINAL, check_transition
@@ -19,6 +20,9 @@ from bot.core.types import JobStatus
 from storage.jobs import JobRow
 from storage.store import Store
 from trainer.artifacts import relative_paths
+
+if TYPE_CHECKING:
+    from bot.core.models import ModelService
 
 T = TypeVar("T")
 
@@ -35,6 +39,7 @@ class NewJob:
     spec: dict[str, Any]
     requested_by: str
     room_id: str | None
+    validation_dataset_id: str | None = None  # the version it validates on, if any
 
 
 class JobLedger:
@@ -66,6 +71,7 @@ class JobLedger:
             finished_at=None,
             updated_at=now,
             remote_id=None,
+            validation_dataset_id=new.validation_dataset_id,
         )
         await self.store.jobs.insert(job)
         await self.bus.publish(job.id, "state", {"status": JobStatus.QUEUED, **announce})
@@ -94,6 +100,37 @@ class JobLedger:
             data["model_id"] = fields["model_id"]
         await self.bus.publish(job.id, "state", data)
         return await self.current(job.id)
+
+    async def succeed(
+        self, job: JobRow, models: ModelService, folder: Path, metrics: dict[str, Any]
+    ) -> JobRow:
+        """Register a finished run's model folder and move its job to succeeded.
+
+        Local and Ray runs both end here, with the same result shape. A Ray run's final
+        event acts again after a SIGKILL of the service, so a version this job already
+        registered is taken instead of registering (and moving the folder) twice.
+        """
+        known = [m for m in await models.versions(job.name) if m.job_id == job.id]
+        model = (
+            known[0]
+            if known
+            else await models.register_local(
+                name=job.name,
+                job_id=job.id,
+                dataset_id=job.dataset_id,
+                base=job.base,
+                output_dir=folder,
+                metrics=metrics,
+            )
+        )
+        async with self.lock:
+            return await self.transition(
+                await self.current(job.id),
+                JobStatus.SUCCEEDED,
+                model_id=model.id,
+                result={**metrics, "model": model.label, "model_id": model.id},
+                reason=f"registered {model.label}",
+            )
 
     async def current(self, job_id: str) -> JobRow:
         """The job as stored now (it must exist: jobs are deleted only once final)."""

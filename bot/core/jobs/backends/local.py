@@ -99,8 +99,10 @@ class LocalBackend:
         fits = (weights, method.type, quantized, hp.batch_size, hp.block_size)
         check_fits(*fits, self.settings.max_memory_gb)
         # An explicit validation dataset (the OpenAI face checks that its format matches).
+        # Resolved here, under the catalog lock: the job holds this version (a delete is
+        # refused) and a newer version of the same name later changes nothing.
         held = request.validation_dataset
-        validation = (await self.datasets.resolve(held)).path if held else ""
+        validation = await self.datasets.resolve(held) if held else None
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = build_train_spec(
@@ -112,10 +114,18 @@ class LocalBackend:
             method=method,
             options=run_options(self.settings),
             job_id=job_id,
-            validation_path=validation,
+            validation_path=validation.path if validation else "",
         )
         new = NewJob(
-            job_id, name, self.name, dataset.id, base_ref, spec.to_dict(), requested_by, room_id
+            job_id,
+            name,
+            self.name,
+            dataset.id,
+            base_ref,
+            spec.to_dict(),
+            requested_by,
+            room_id,
+            validation_dataset_id=validation.id if validation else None,
         )
         announce = {
             "position": queued + 1,
