@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.dataprep.estimate import Estimate
 from bot.core.dataprep.tasks import TaskFailed
-from bot.core.openai.client import ChatAnswer, ChatFailed
+from bot.core.openai.remote import ChatAnswer, ChatFailed
 
 if TYPE_CHECKING:
     from bot.settings import OpenAISettings

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import openai
 
 from bot.core.errors import Unavailable
+from bot.core.openai.remote import ChatAnswer, ChatFailed, RemoteEvent, RemoteGeneration, RemoteJob
 from trainer.data.formats import keyword_prefix
 
 if TYPE_CHECKING:
@@ -29,56 +29,6 @@ EVENT_PAGE = 100
 METADATA_KEY = "trainbot_job"  # the Trainbot job id, stored with the job at OpenAI
 # Errors worth another try at the next poll: the client already retried them.
 TRANSIENT_ERRORS = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
-
-
-@dataclass(frozen=True)
-class RemoteJob:
-    """What Trainbot reads of a fine-tuning job at the API."""
-
-    id: str
-    status: str
-    fine_tuned_model: str | None = None
-    error: str | None = None
-    trained_tokens: int | None = None
-
-
-@dataclass(frozen=True)
-class RemoteEvent:
-    """One fine-tuning event: a message, or metrics (`type == "metrics"`)."""
-
-    id: str
-    level: str
-    message: str
-    type: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RemoteGeneration:
-    """A chat completion in the shape `GenerationService` expects of any backend."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
-
-
-@dataclass(frozen=True)
-class ChatAnswer:
-    """One chat completion of the configured chat model, with its token usage."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str | None = None
-
-
-class ChatFailed(Exception):
-    """A chat request failed after the client's retries; `str()` is the API's message."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def api_message(exc: openai.APIError) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.openai.client import RemoteEvent
+from bot.core.openai.remote import RemoteEvent
 from bot.core.types import JobStatus
 from storage.jobs import EventRow
 

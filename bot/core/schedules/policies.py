@@ -166,7 +166,7 @@ async def decide_llm(s: Situation, openai: ChatModel | None, samples: Sequence[s
         return Decision(fallback.retrain, reason, {**fallback.details, "fallback": "new_data"})
     if s.dataset is None:
         return no_dataset(s)
-    from bot.core.openai.client import ChatFailed
+    from bot.core.openai.remote import ChatFailed
 
     facts = llm_facts(s, samples)
     messages = [

@@ -29,8 +29,9 @@ from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
 from bot.core.models import ModelService
 from bot.core.naming import check_name
-from bot.core.openai.client import TRANSIENT_ERRORS, OpenAIClient, RemoteJob, api_message
+from bot.core.openai.client import TRANSIENT_ERRORS, OpenAIClient, api_message
 from bot.core.openai.options import parse_remote_options
+from bot.core.openai.remote import RemoteJob
 from bot.core.types import JobStatus
 from storage.datasets import DatasetRow
 from storage.ids import new_id

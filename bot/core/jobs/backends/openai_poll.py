@@ -22,14 +22,9 @@ import openai
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.states import ACTIVE, FINAL
 from bot.core.models import ModelService
-from bot.core.openai.client import (
-    TRANSIENT_ERRORS,
-    OpenAIClient,
-    RemoteEvent,
-    RemoteJob,
-    api_message,
-)
+from bot.core.openai.client import TRANSIENT_ERRORS, OpenAIClient, api_message
 from bot.core.openai.events import WAITING, mirrored, result_metrics
+from bot.core.openai.remote import RemoteEvent, RemoteJob
 from bot.core.types import JobStatus
 from bot.logs import get_logger
 from storage.jobs import JobRow
