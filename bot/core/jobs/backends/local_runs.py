@@ -201,22 +201,8 @@ class LocalRuns:
             await self._stopped(job, event)
 
     async def _succeeded(self, job: JobRow, spec: TrainSpec, event: Completed) -> None:
-        metrics = dict(event.get("metrics") or {})
-        model = await self.models.register_local(
-            name=job.name,
-            job_id=job.id,
-            dataset_id=job.dataset_id,
-            base=job.base,
-            output_dir=Path(event.get("model_dir") or spec.output_dir),
-            metrics=metrics,
-        )
-        await self.ledger.transition(
-            await self.ledger.current(job.id),
-            S.SUCCEEDED,
-            model_id=model.id,
-            result={**metrics, "model": model.label, "model_id": model.id},
-            reason=f"registered {model.label}",
-        )
+        folder = Path(event.get("model_dir") or spec.output_dir)
+        await self.ledger.succeed(job, self.models, folder, dict(event.get("metrics") or {}))
 
     async def _stopped(self, job: JobRow, event: Stopped) -> None:
         current = await self.ledger.current(job.id)

@@ -88,21 +88,5 @@ class EventMirror:
                 await self.ledger.transition(current, S.PAUSED, spec=spec, reason=reason)
 
     async def _succeeded(self, job: JobRow, event: Completed) -> None:
-        metrics = dict(event.get("metrics") or {})
         folder = Path(str(event.get("model_dir") or job.spec["output_dir"]))
-        model = await self.models.register_local(
-            name=job.name,
-            job_id=job.id,
-            dataset_id=job.dataset_id,
-            base=job.base,
-            output_dir=folder,
-            metrics=metrics,
-        )
-        async with self.ledger.lock:
-            await self.ledger.transition(
-                await self.ledger.current(job.id),
-                S.SUCCEEDED,
-                model_id=model.id,
-                result={**metrics, "model": model.label, "model_id": model.id},
-                reason=f"registered {model.label}",
-            )
+        await self.ledger.succeed(job, self.models, folder, dict(event.get("metrics") or {}))
