@@ -1,13 +1,16 @@
 """A local single-node Ray cluster for the Ray backend tests, started once per session.
 
-`ray start --head` runs as our own process group on 127.0.0.1 only (with
+`ray start --head` runs in a session of its own on 127.0.0.1 only (with
 RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 Ray keeps every connection on loopback) and is
-stopped by that group's id, never with `ray stop`, which would end every Ray process on
-the machine. It starts lazily: the first test sees the cluster down, then starts it.
+stopped by signalling that session's processes by id, never with `ray stop`, which would
+end every Ray process on the machine. It starts lazily: the first test sees the cluster
+down, then starts it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -35,6 +38,9 @@ LOOPBACK_ENV = {
     "RAY_ENABLE_AUTO_CONNECT": "0",
 }
 os.environ.update(LOOPBACK_ENV)  # for this process as a Ray driver, too
+# The head's GCS declares a silent node dead after 5 missed checks of 1 s each (default:
+# 5 of 3 s after a 5 s delay), so a lost node's training restarts within seconds.
+HEALTH_ENV = {"RAY_health_check_period_ms": "1000", "RAY_health_check_initial_delay_ms": "1000"}
 
 
 def free_port() -> int:
@@ -44,7 +50,7 @@ def free_port() -> int:
 
 
 class RayHead:
-    """`ray start --head` on 127.0.0.1 as a process group of its own."""
+    """`ray start --head` on 127.0.0.1 in a session of its own."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -64,8 +70,21 @@ class RayHead:
         if self.running:
             return
         self.temp_dir.mkdir(exist_ok=True)  # a restart: `stop` removed it
-        env = {**os.environ, **LOOPBACK_ENV, "PYTHONPATH": str(REPO)}
-        command = [
+        env = {**os.environ, **LOOPBACK_ENV, **HEALTH_ENV, "PYTHONPATH": str(REPO)}
+        process = subprocess.Popen(
+            self.command(),
+            cwd=REPO,
+            env=env,
+            start_new_session=True,  # its own session: stopped by its members, nothing else
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.group = process.pid
+        output, _ = process.communicate(timeout=120)  # `ray start` returns once it is up
+        assert 0 == process.returncode, output.decode()[-3000:]
+
+    def command(self) -> list[str]:
+        return [
             str(RAY),
             "start",
             "--head",
@@ -78,40 +97,71 @@ class RayHead:
             "--disable-usage-stats",
             f"--temp-dir={self.temp_dir}",
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            start_new_session=True,  # its own group: stopped by the group id, nothing else
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self.group = process.pid
-        output, _ = process.communicate(timeout=120)  # `ray start` returns once it is up
-        assert 0 == process.returncode, output.decode()[-3000:]
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL, to every process of the session `ray start` began.
+
+        Not only its process group: Ray starts each worker in a process group of its own
+        (the workers stay in the session), and a worker left behind went on training and
+        answering calls for seconds after its head was gone.
+        """
         if self.group is None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
             return
         for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.group, sig)
-            except ProcessLookupError:
-                break
+            members = session_members(self.group)
+            for pid in members:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(self.group):
+            while members and time.monotonic() < deadline:
                 time.sleep(0.1)
+                members = session_members(self.group)
         self.group = None
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+class RayNode(RayHead):
+    """A second node of the head's cluster on this machine, one CPU and a custom resource
+    (`resource`), so a job asking for that resource trains on it and nowhere else."""
+
+    def __init__(self, head: RayHead, resource: str) -> None:
+        super().__init__()
+        self.head = head
+        self.resource = resource
+
+    def command(self) -> list[str]:
+        return [
+            str(RAY),
+            "start",
+            f"--address={self.head.address}",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=1",
+            f"--resources={json.dumps({self.resource: 1})}",
+            "--object-store-memory=80000000",
+            "--disable-usage-stats",
+        ]
+
+    def members(self) -> list[int]:
+        """Its processes now (its training workers among them)."""
+        return session_members(self.group) if self.group is not None else []
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes (zombies aside) of the session with this id."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # After the command name (which may hold spaces): state, ppid, pgrp, session.
+        state, _ppid, _group, sid = stat[stat.rindex(")") + 2 :].split()[:4]
+        if int(sid) == session and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture(scope="session")
