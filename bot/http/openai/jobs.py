@@ -188,9 +188,9 @@ async def _validation_file(call: Call, body: OpenAIJobCreate, training: DatasetR
             param="validation_file",
         )
     backend = body.backend or call.state.settings.trainer.default_backend
-    if backend != "local":
+    if backend not in ("local", "ray"):
         raise OpenAIError(
-            f"validation_file is used by local jobs only: backend {backend} validates on a "
+            f"validation_file is used by local and Ray jobs only: backend {backend} validates on a "
             "held-out share of the training file",
             param="validation_file",
         )

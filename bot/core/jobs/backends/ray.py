@@ -3,10 +3,11 @@
 A submitted job is checked like a local one (hyperparameters, method, dataset, name,
 base, whether each worker's share fits in memory: `trainer.max_memory_gb`) plus its
 resources (`workers`, `gpus_per_worker`, `cpus_per_worker`); its dataset is copied to
-`[ray] storage_path`, where its checkpoints and model are written too, so every node
-sees them. It is stored as queued and driven by `ray_runs.RayRuns`: each attempt is a
-run of Ray Train's `TorchTrainer` on the cluster's detached `RunHost` actor (found
-again by name after a restart), its events polled from there.
+`[ray] storage_path` (with its validation dataset, if it has one), where its
+checkpoints and model are written too, so every node sees them. It is stored as queued
+and driven by `ray_runs.RayRuns`: each attempt is a run of Ray Train's `TorchTrainer` on
+the cluster's detached `RunHost` actor (found again by name after a restart), its
+events polled from there.
 
     queued (waiting for the cluster, with the reason) → validating_files (run started)
            → running → succeeded | failed | cancelled | paused → queued (resume) …
@@ -124,10 +125,18 @@ class RayBackend:
         per_worker = hp.batch_size // resources.workers  # each worker holds its share
         fits = (weights, method.type, quantized, per_worker, hp.block_size)
         check_fits(*fits, self.jobs.max_memory_gb)
+        # An explicit validation dataset (the OpenAI face checks that its format matches),
+        # resolved here like the training one: the job holds this version.
+        held = request.validation_dataset
+        validation = await self.datasets.resolve(held) if held else None
         job_id = new_id()
         root = self.setup.storage_path / job_id
         shared = root / f"dataset{Path(dataset.path).suffix}"
         await asyncio.to_thread(_copy, Path(dataset.path), shared)
+        validation_path = ""
+        if validation is not None:  # copied beside it: the workers read shared storage
+            validation_path = str(root / f"validation{Path(validation.path).suffix}")
+            await asyncio.to_thread(_copy, Path(validation.path), Path(validation_path))
         spec = build_train_spec(
             DatasetInput.of(dataset, str(shared)),
             output_dir=str(root / "model"),
@@ -138,9 +147,20 @@ class RayBackend:
             options=run_options(self.jobs),
             job_id=job_id,
             device=device,
+            validation_path=validation_path,
         )
         stored = {**spec.to_dict(), "ray": {"resources": resources.to_dict(), "attempt": 1}}
-        new = NewJob(job_id, name, self.name, dataset.id, base_ref, stored, requested_by, room_id)
+        new = NewJob(
+            job_id,
+            name,
+            self.name,
+            dataset.id,
+            base_ref,
+            stored,
+            requested_by,
+            room_id,
+            validation_dataset_id=validation.id if validation else None,
+        )
         announce = {
             "position": len(await self.store.jobs.with_status(S.QUEUED)) + 1,
             "estimate_s": estimate_seconds(dataset.stats, spec, self._throughput_file),
