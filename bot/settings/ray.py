@@ -22,6 +22,11 @@ class RaySettings(Section):
     workers: int = Field(1, ge=1, description="Data-parallel workers per job by default.")
     gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each worker holds by default.")
     cpus_per_worker: float = Field(1.0, gt=0, description="CPUs each worker holds by default.")
+    worker_resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom Ray resources each worker also holds, e.g. {trainbot = 1}: "
+        "jobs then train only on nodes started with --resources='{\"trainbot\": 1}'.",
+    )
     max_failures: int = Field(
         2, ge=0, description="Lost workers or nodes a job survives (resuming) before it fails."
     )

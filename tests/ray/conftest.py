@@ -57,6 +57,7 @@ class RayHead:
         # Short: Ray's socket paths live under it and Unix socket paths are short.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="trb-ray-", dir="/tmp"))
         self.group: int | None = None
+        self.env: dict[str, str] = {}  # what this node's processes get besides LOOPBACK_ENV
 
     @property
     def address(self) -> str:
@@ -70,7 +71,7 @@ class RayHead:
         if self.running:
             return
         self.temp_dir.mkdir(exist_ok=True)  # a restart: `stop` removed it
-        env = {**os.environ, **LOOPBACK_ENV, **HEALTH_ENV, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, **LOOPBACK_ENV, **HEALTH_ENV, **self.env, "PYTHONPATH": str(REPO)}
         process = subprocess.Popen(
             self.command(),
             cwd=REPO,
@@ -123,7 +124,14 @@ class RayHead:
 
 class RayNode(RayHead):
     """A second node of the head's cluster on this machine, one CPU and a custom resource
-    (`resource`), so a job asking for that resource trains on it and nowhere else."""
+    (`resource`), so a job asking for that resource trains on it and nowhere else.
+
+    Not `ray start --address`: with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (loopback only) it
+    refuses to add a node, and with 1 it rewrites 127.0.0.1 to the machine's interface
+    address. The node is started the way `ray start` and Ray's own test cluster
+    (`ray.cluster_utils.Cluster.add_node`) start one, by `ray._private.node.Node`, in a
+    process of a session of its own that returns once the node is up.
+    """
 
     def __init__(self, head: RayHead, resource: str) -> None:
         super().__init__()
@@ -131,16 +139,25 @@ class RayNode(RayHead):
         self.resource = resource
 
     def command(self) -> list[str]:
-        return [
-            str(RAY),
-            "start",
-            f"--address={self.head.address}",
-            "--node-ip-address=127.0.0.1",
-            "--num-cpus=1",
-            f"--resources={json.dumps({self.resource: 1})}",
-            "--object-store-memory=80000000",
-            "--disable-usage-stats",
-        ]
+        params = {
+            "gcs_address": self.head.address,
+            "node_ip_address": "127.0.0.1",
+            "num_cpus": 1,
+            "resources": {self.resource: 1},
+            "object_store_memory": 80_000_000,
+            "node_manager_port": 0,  # as Cluster.add_node: ports the OS picks
+            "min_worker_port": 0,
+            "max_worker_port": 0,
+            "include_log_monitor": False,
+        }
+        script = (
+            "import json, sys\n"
+            "from ray._private.node import Node\n"
+            "from ray._private.parameter import RayParams\n"
+            "Node(RayParams(**json.loads(sys.argv[1])), head=False, shutdown_at_exit=False, "
+            "spawn_reaper=False)\n"
+        )
+        return [sys.executable, "-c", script, json.dumps(params)]
 
     def members(self) -> list[int]:
         """Its processes now (its training workers among them)."""

@@ -88,6 +88,7 @@ async def test_the_cluster_lost_mid_run_and_a_sigkill_of_the_service_leave_one_h
     await asyncio.to_thread(ray_head.stop)  # mid-run: its workers go with it
     await follow(service, job_id, seen, lambda e: e["data"].get("message", "").startswith(LOST))
     await asyncio.sleep(3)  # three more failed tries (retry_s 1)
+    assert service.process is not None and service.process.poll() is None  # it lives on
     status, current = await service.call("GET", f"/v1/jobs/{job_id}")
     assert (200, "running") == (status, current["status"]), current
     status, overview = await service.call("GET", "/v1/status")

@@ -50,6 +50,9 @@ class Resources:
     workers: int = 1
     gpus_per_worker: float = 0.0
     cpus_per_worker: float = 1.0
+    # Custom Ray resources each worker also holds (`[ray] worker_resources`): Ray places
+    # the workers only on nodes that offer them (`ray start --resources=...`).
+    custom: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy (stored with the job)."""
@@ -57,6 +60,7 @@ class Resources:
             "workers": self.workers,
             "gpus_per_worker": self.gpus_per_worker,
             "cpus_per_worker": self.cpus_per_worker,
+            "custom": dict(self.custom),
         }
 
 
@@ -201,7 +205,7 @@ def _run_torch_trainer(
     from trainer.distributed.loop import RunChannel, train_loop_per_worker
 
     gpus = resources.gpus_per_worker > 0
-    per_worker: dict[str, float] = {"CPU": resources.cpus_per_worker}
+    per_worker: dict[str, float] = {**resources.custom, "CPU": resources.cpus_per_worker}
     if gpus:
         per_worker["GPU"] = resources.gpus_per_worker
     host = ray.get_runtime_context().current_actor

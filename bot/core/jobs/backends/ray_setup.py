@@ -38,7 +38,12 @@ def build_ray_backend(
 
     storage = Path(settings.storage_path) if settings.storage_path else data_dir / "ray"
     storage = storage.expanduser().resolve()
-    defaults = Resources(settings.workers, settings.gpus_per_worker, settings.cpus_per_worker)
+    defaults = Resources(
+        settings.workers,
+        settings.gpus_per_worker,
+        settings.cpus_per_worker,
+        dict(settings.worker_resources),
+    )
     runs = RunSettings(
         str(storage), settings.max_failures, settings.poll_interval_s, settings.retry_s
     )
