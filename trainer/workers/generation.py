@@ -9,8 +9,9 @@ The pipe carries, parent to child, `("generate", id, GenerationRequest)` (with a
 `"quiet"` when only the result is wanted: `generate()` needs no pieces) and
 `("cancel", id)` and `("active", id)` (how many answers are being written); child to
 parent, one list of events per step: `(id, "piece", Piece)`,
-`(id, "done", GenerationResult)`, `(id, "error", line)`, and `(0, "alive", None)` about
-once a second while only quiet requests run. The parent fans events out to
+`(id, "done", GenerationResult)`, `(id, "error", line)`, and `(0, "alive", None)` when
+it starts serving and about once a second (a quarter of the silence timeout when that
+is shorter) while it works on requests without anything else to send. The parent fans events out to
 one queue per request, so a slow reader never holds the others back. A request that
 hears nothing for `timeout_s`, or a child that dies, fails with `GenerationError`; a
 silent child is killed and a fresh one takes over.
@@ -30,6 +31,8 @@ from trainer.spec import GenerationRequest, GenerationResult, Piece
 from trainer.workers.process import WorkerContext, WorkerProcess, exit_reason, worker_context
 
 BATCH_WAIT_S = 0.002  # an idle child waits this long for more requests to prefill together
+ALIVE_S = 1.0  # a busy child that sent nothing for this long says it is alive
+STARTUP_S = 60.0  # a fresh child that has not said it serves after this long failed to start
 
 
 class GenerationError(Exception):
@@ -53,6 +56,9 @@ class GenerationWorker:
         self._queues: dict[int, asyncio.Queue[object]] = {}
         self._ids = itertools.count(1)
         self._heard = time.monotonic()
+        self._serving = asyncio.Event()  # set by the current child's first word (or exit)
+        # Several heartbeats fit in one silence timeout, however short it is set.
+        self._alive_s = min(ALIVE_S, timeout_s / 4)
 
     @property
     def pid(self) -> int | None:
@@ -154,13 +160,22 @@ class GenerationWorker:
                 worker = await WorkerProcess.start(
                     self._context,
                     generation_worker_main,
-                    (self._cached_models, self._threads, BATCH_WAIT_S),
+                    (self._cached_models, self._threads, BATCH_WAIT_S, self._alive_s),
                     name="trainbot-generate",
                     duplex=True,
                 )
-                self._heard = time.monotonic()
+                self._serving = serving = asyncio.Event()
                 worker.watch(self._on_message, self._on_exit)
                 self._worker = worker
+                # Silence counts once the child serves: starting it (a fork and imports)
+                # may take longer than a short timeout on a busy machine.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(serving.wait(), STARTUP_S)
+                if not serving.is_set():  # silent all along: stuck while starting
+                    self._discard()
+                if self._worker is not worker:  # killed above, or died while starting
+                    raise GenerationError("the generation worker did not start")
+                self._heard = time.monotonic()
             return self._worker
 
     def _discard(self) -> None:
@@ -172,6 +187,7 @@ class GenerationWorker:
 
     def _on_message(self, message: object) -> None:
         self._heard = time.monotonic()
+        self._serving.set()
         assert isinstance(message, list)
         for request_id, kind, payload in message:
             queue = self._queues.get(request_id)
@@ -180,6 +196,7 @@ class GenerationWorker:
             queue.put_nowait(GenerationError(str(payload)) if kind == "error" else payload)
 
     def _on_exit(self, exitcode: int | None) -> None:
+        self._serving.set()  # a start waiting for this child ends
         self._fail_all(f"the generation worker died ({exit_reason(exitcode)}) during the request")
         self._discard()
 
@@ -203,7 +220,7 @@ def _with_latency(result: GenerationResult, seconds: float) -> GenerationResult:
 
 
 def generation_worker_main(
-    conn: Connection, cached_models: int, threads: int, batch_wait_s: float
+    conn: Connection, cached_models: int, threads: int, batch_wait_s: float, alive_s: float
 ) -> None:
     """Serve generation requests from `conn` until it closes or a None arrives."""
     from trainer.workers.process import prepare_child
@@ -212,4 +229,4 @@ def generation_worker_main(
     from trainer.workers.generation_child import ModelCache
     from trainer.workers.generation_engine import Engine, serve_engine
 
-    serve_engine(conn, Engine(ModelCache(cached_models)), batch_wait_s)
+    serve_engine(conn, Engine(ModelCache(cached_models)), batch_wait_s, alive_s)

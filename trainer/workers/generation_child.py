@@ -12,6 +12,7 @@ group. A merged copy per version would cost a whole model's memory each.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -40,6 +41,13 @@ class LoadedBase:
     peft: torch.nn.Module | None = None  # the PeftModel wrapper once an adapter is loaded
     adapters: OrderedDict[tuple[str, float], str] = field(default_factory=OrderedDict)
     names: int = 0
+
+    @functools.cached_property
+    def keeps_logits(self) -> bool:
+        """Whether the model's forward takes `logits_to_keep` (most of transformers' do)."""
+        import inspect
+
+        return "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
     @property
     def window(self) -> int:

@@ -13,8 +13,11 @@ back and a request that arrives mid-way joins at the next step instead of waitin
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Protocol
@@ -40,7 +43,6 @@ from trainer.workers.generation_child import (
 )
 
 Event = tuple[int, str, object]
-ALIVE_S = 1.0  # a busy child that sent nothing for this long says it is alive (id 0)
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Sequence:
     max_new: int
     stops: tuple[str, ...]
     request: GenerationRequest
-    generator: torch.Generator
+    rng: random.Random  # its own draws: a fixed seed repeats whatever shares the batch
     generated: list[int] = field(default_factory=list)
     sent: str = ""
     finish: str | None = None
@@ -120,9 +122,8 @@ class Engine:
         seed = request.params.seed
         sequences = []
         for index in range(max(1, request.n)):
-            generator = torch.Generator(device=loaded.model.device)
             # A fixed seed is repeatable; answer i of n uses seed + i so they differ.
-            generator.manual_seed((seed + index) if seed is not None else random.getrandbits(63))
+            rng = random.Random((seed + index) if seed is not None else None)
             sequences.append(
                 Sequence(
                     request_id,
@@ -131,7 +132,7 @@ class Engine:
                     prompt.max_new,
                     prompt.stops,
                     request,
-                    generator,
+                    rng,
                     quiet=quiet,
                 )
             )
@@ -228,6 +229,9 @@ class Engine:
         cache: DynamicCache,
     ) -> torch.Tensor:
         """Last-position logits of one forward pass with `adapter` switched on (or none)."""
+        # Only the last position's logits are used: a prefill need not project the
+        # whole prompt onto the vocabulary (most models take `logits_to_keep`).
+        keep = {"logits_to_keep": 1} if loaded.keeps_logits else {}
         with torch.inference_mode(), _adapter(loaded, adapter):
             output = loaded.model(
                 input_ids=ids,
@@ -235,6 +239,7 @@ class Engine:
                 position_ids=positions,
                 cache=cache,
                 use_cache=True,
+                **keep,
             )
         logits: torch.Tensor = output.logits[:, -1, :]
         return logits.float()
@@ -391,26 +396,66 @@ def partial_stop(text: str, stops: tuple[str, ...]) -> int:
 
 
 def _pick(rows: list[Sequence], logits: torch.Tensor) -> list[int]:
-    """Each row's next token under its own request's sampling parameters."""
+    """Each row's next token under its own request's sampling parameters.
+
+    Rows that sample alike are processed as one tensor (one softmax, one cumulative sum
+    for the whole group); each row then draws one number from its own generator. One
+    call per row per step made a batch of 8 spend more on sampling than on its forward.
+    """
     if all(s.greedy and s.request.params.repetition_penalty == 1.0 for s in rows):
         return [int(t) for t in logits.argmax(dim=-1).tolist()]
-    return [_pick_one(s, logits[i : i + 1]) for i, s in enumerate(rows)]
+    groups: dict[tuple[float, int, float, float], list[int]] = {}
+    for i, sequence in enumerate(rows):
+        p = sequence.request.params
+        key = (max(0.0, p.temperature), p.top_k, p.top_p, p.repetition_penalty)
+        groups.setdefault(key, []).append(i)
+    picked = [0] * len(rows)
+    for key, members in groups.items():
+        scores = logits
+        if len(members) < len(rows):
+            scores = logits[torch.tensor(members, device=logits.device)]
+        tokens = _sample([rows[i] for i in members], scores, *key)
+        for i, token in zip(members, tokens, strict=True):
+            picked[i] = token
+    return picked
 
 
-def _pick_one(sequence: Sequence, scores: torch.Tensor) -> int:
-    params = sequence.request.params
-    seen = torch.tensor([sequence.prompt + sequence.generated], device=scores.device)
-    if params.repetition_penalty != 1.0:
-        scores = RepetitionPenaltyLogitsProcessor(params.repetition_penalty)(seen, scores)
-    if sequence.greedy:
-        return int(scores.argmax(dim=-1))
-    scores = scores / params.temperature
-    if params.top_k > 0:
-        scores = TopKLogitsWarper(params.top_k)(seen, scores)
-    if params.top_p < 1.0:
-        scores = TopPLogitsWarper(params.top_p)(seen, scores)
-    probs = torch.softmax(scores, dim=-1)
-    return int(torch.multinomial(probs[0], 1, generator=sequence.generator))
+def _sample(
+    rows: list[Sequence],
+    scores: torch.Tensor,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    penalty: float,
+) -> list[int]:
+    """The next tokens of rows that share their sampling parameters (one tensor)."""
+    seen = _seen(rows, scores.device) if penalty != 1.0 else None
+    if seen is not None:
+        scores = RepetitionPenaltyLogitsProcessor(penalty)(seen, scores)
+    if temperature <= 0:
+        return [int(t) for t in scores.argmax(dim=-1).tolist()]
+    scores = scores / temperature
+    ids = seen if seen is not None else scores.new_zeros((len(rows), 1), dtype=torch.long)
+    if top_k > 0:
+        scores = TopKLogitsWarper(top_k)(ids, scores)
+    if top_p < 1.0:
+        scores = TopPLogitsWarper(top_p)(ids, scores)
+    # Inverse transform sampling: where each row's uniform draw falls in its cumulative
+    # distribution. A token filtered out adds nothing to the sum, so it is never chosen.
+    cumulative = torch.softmax(scores, dim=-1).cumsum(dim=-1)
+    draws = torch.tensor([[s.rng.random()] for s in rows], device=scores.device)
+    chosen = torch.searchsorted(cumulative, draws * cumulative[:, -1:], right=True)
+    return [int(t) for t in chosen.clamp(max=scores.shape[-1] - 1).flatten().tolist()]
+
+
+def _seen(rows: list[Sequence], device: torch.device) -> torch.Tensor:
+    """Each row's prompt and answer so far, right-padded with its first token.
+
+    A repeated token is penalised once whatever its count, so the padding changes nothing.
+    """
+    seen = [s.prompt + s.generated for s in rows]
+    width = max(len(ids) for ids in seen)
+    return torch.tensor([ids + [ids[0]] * (width - len(ids)) for ids in seen], device=device)
 
 
 class _adapter:
@@ -452,15 +497,18 @@ def generate_text(cache: ModelCache, request: GenerationRequest) -> GenerationRe
 # ---- the serving loop -----------------------------------------------------------------
 
 
-def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
+def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float, alive_s: float) -> None:
     """Take requests from `conn` between steps and send each step's events back.
+
+    A busy step that has nothing to send for `alive_s` (only quiet requests run) sends
+    `(0, "alive", None)`, and so does a thread while requests are taken (a model may be
+    loading), so the parent's silence timeout still tells a stuck child.
 
     Idle, the loop blocks on the pipe; after a first request it waits at most
     `batch_wait_s` for others so that a burst is prefilled together. Busy, it only
     takes what has already arrived, so running answers never wait for new ones.
     """
-    from trainer.workers.process import one_line
-
+    conn.send([(0, "alive", None)])  # started: from now on silence means stuck
     last_sent = time.monotonic()
     while True:
         messages: list[object] = []
@@ -475,30 +523,70 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float) -> None:
         except EOFError:
             return
         events: list[Event] = []
-        for message in messages:
-            if message is None:
+        # Loading a model and prefilling a long prompt are single long calls: a thread
+        # says the child is alive meanwhile.
+        with _beating(conn, alive_s) if messages else contextlib.nullcontext():
+            if not _take(engine, messages, events):
                 return
-            assert isinstance(message, tuple)
-            if message[0] == "cancel":
-                engine.cancel(message[1])
-                continue
-            if message[0] == "active":  # answered after the cancels sent before it
-                events.append((message[1], "done", engine.active))
-                continue
-            request_id, request = message[1], message[2]
-            try:
-                engine.submit(request_id, request, quiet=message[3:] == ("quiet",))
-            except Exception as exc:  # a missing folder, a broken adapter: this one fails
-                events.append((request_id, "error", one_line(exc)))
-        # First tokens go out before the next step: time to first token is one prefill.
-        events += engine.admit()
+            # First tokens go out before the next step: time to first token is one prefill.
+            events += engine.admit()
         if events:
             conn.send(events)
         events = engine.advance()
         if events:
             conn.send(events)
-        elif engine.idle or time.monotonic() - last_sent < ALIVE_S:
+        elif engine.idle or time.monotonic() - last_sent < alive_s:
             continue
         else:  # only quiet requests run: the parent still hears the child is alive
             conn.send([(0, "alive", None)])
         last_sent = time.monotonic()
+
+
+def _take(engine: Engine, messages: list[object], events: list[Event]) -> bool:
+    """Act on the parent's messages (answers go to `events`); False when told to stop."""
+    from trainer.workers.process import one_line
+
+    for message in messages:
+        if message is None:
+            return False
+        assert isinstance(message, tuple)
+        if message[0] == "cancel":
+            engine.cancel(message[1])
+            continue
+        if message[0] == "active":  # answered after the cancels sent before it
+            events.append((message[1], "done", engine.active))
+            continue
+        request_id, request = message[1], message[2]
+        try:
+            engine.submit(request_id, request, quiet=message[3:] == ("quiet",))
+        except Exception as exc:  # a missing folder, a broken adapter: this one fails
+            events.append((request_id, "error", one_line(exc)))
+    return True
+
+
+@contextlib.contextmanager
+def _beating(conn: Connection, alive_s: float) -> Iterator[None]:
+    """Send `(0, "alive", None)` every `alive_s` from a thread while the block runs.
+
+    Taking a request may load a model, and its prefill may be long: single calls the
+    loop cannot interrupt to say it is alive, and without a word the parent would kill
+    the child mid-load (and the next child, loading the same model, too). The block
+    sends nothing itself, so the pipe still has one writer at a time. A load or prefill
+    that hangs is then not timed out; a decoding step that hangs is.
+    """
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(alive_s):
+            try:
+                conn.send([(0, "alive", None)])
+            except OSError:  # the parent is gone: the loop finds out at its next recv
+                return
+
+    thread = threading.Thread(target=beat, name="trainbot-alive", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

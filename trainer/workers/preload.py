@@ -23,3 +23,4 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 import trainer.evaluate
 import trainer.train
 import trainer.workers.generation_child
+import trainer.workers.generation_engine
