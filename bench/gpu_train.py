@@ -26,7 +26,8 @@ SXM) and each variant's ratio to the baseline (true median over rounds, with the
     .venv/bin/python bench/gpu_train.py [--steps 40] [--rounds 3] [--batch 16] [--variants a,b]
 
 Needs CUDA. `--device cpu --shape micro --steps 3 --warmup 1 --rounds 1 --batch 2
---block 64 --variants baseline,fp32,lora` runs the same code on a CPU as a smoke test.
+--block 64 --examples 400 --variants baseline,fp32,lora` runs the same code on a CPU as a
+smoke test (a minute; the default 20,000 examples make each evaluation long on a CPU).
 Goal: baseline >= 40 % MFU on one H100/H200 (about 450k tokens/s).
 """
 
@@ -46,7 +47,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.train_throughput import spread, write_corpus
+from bench._rounds import spread
+from bench.train_throughput import write_corpus
 from trainer.methods import parse_method
 from trainer.spec import Hyperparameters, TrainSpec
 
@@ -182,7 +184,7 @@ def main() -> None:
         raise SystemExit(
             "bench/gpu_train.py needs a CUDA GPU, and torch sees none here. On a CPU, "
             "`--device cpu --shape micro --steps 3 --warmup 1 --rounds 1 --batch 2 --block 64"
-            " --variants baseline,fp32,lora` runs the same code as a smoke test."
+            " --examples 400 --variants baseline,fp32,lora` runs the same code as a smoke test."
         )
     if args.device == "cuda":
         print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}", flush=True)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/
 
+from bench._rounds import interleaved_async, ratios, spread
+
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -177,18 +179,22 @@ async def client(conn: Connection, urls: dict[str, str], args: argparse.Namespac
     full, bare = f"{urls['full']}/v1/status", f"{urls['bare']}/v1/status"
     await requests_per_s(full, 200, args.concurrency)  # warm-up: connections, caches
     await requests_per_s(bare, 200, args.concurrency)
-    rates: dict[str, list[float]] = {"full": [], "bare": []}
-    for _ in range(args.rounds):  # interleaved, so drift hits both alike
-        rates["bare"].append(await requests_per_s(bare, args.requests, args.concurrency))
-        rates["full"].append(await requests_per_s(full, args.requests, args.concurrency))
-    full_rps, bare_rps = statistics.median(rates["full"]), statistics.median(rates["bare"])
+    # Interleaved rounds, so drift hits both alike; the headline is the per-round ratio.
+    rates = await interleaved_async(
+        args.rounds,
+        {
+            "bare": lambda _: requests_per_s(bare, args.requests, args.concurrency),
+            "full": lambda _: requests_per_s(full, args.requests, args.concurrency),
+        },
+        " req/s",
+    )
     print(
         f"GET /v1/status: {args.rounds} rounds x {args.requests} requests, "
         f"{args.concurrency} in flight (medians)"
     )
-    print(f"  full app (auth, middlewares, SQLite): {full_rps:.0f} req/s")
-    print(f"  bare aiohttp handler:                 {bare_rps:.0f} req/s")
-    print(f"  ratio full/bare: {full_rps / bare_rps:.2f} (goal >= 0.5)")
+    print(f"  full app (auth, middlewares, SQLite): {statistics.median(rates['full']):.0f} req/s")
+    print(f"  bare aiohttp handler:                 {statistics.median(rates['bare']):.0f} req/s")
+    print(f"  ratio full/bare: {spread(ratios(rates['full'], rates['bare']), 2)}   (goal >= 0.5)")
     await fan_out(conn, urls, args)
 
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.train_throughput import at_worker_priority, real_path, spread, write_corpus
+from bench._rounds import interleaved, ratios, spread
+from bench.train_throughput import at_worker_priority, real_path, write_corpus
 from trainer.methods import parse_method
 from trainer.spec import Hyperparameters, TrainSpec
 
@@ -141,24 +142,19 @@ def main() -> None:
         )
         if "precision" in {f.name for f in dataclasses.fields(TrainSpec)}:
             spec = dataclasses.replace(spec, precision="fp32")  # the bare loop's precision
-        real, bare = [], []
-        for round_ in range(args.rounds):
+
+        def trainbot(round_: int) -> float:
             round_spec = dataclasses.replace(spec, checkpoint_dir=f"{tmp}/ckpt{round_}")
-            if round_ % 2 == 1:
-                bare.append(at_worker_priority(bare_loop, round_spec, args.steps))
-            real.append(asyncio.run(real_path(round_spec))["tokens_per_s"])
-            if round_ % 2 == 0:
-                bare.append(at_worker_priority(bare_loop, round_spec, args.steps))
-            print(
-                f"round {round_ + 1}: trainbot {real[-1]:.0f} tok/s, bare {bare[-1]:.0f} tok/s,"
-                f" ratio {real[-1] / bare[-1]:.3f}",
-                flush=True,
-            )
-    ratios = [r / b for r, b in zip(real, bare, strict=True)]
+            return float(asyncio.run(real_path(round_spec))["tokens_per_s"])
+
+        def bare(round_: int) -> float:
+            return at_worker_priority(bare_loop, spec, args.steps)
+
+        speed = interleaved(args.rounds, {"trainbot": trainbot, "bare": bare}, " tok/s")
     print(f"arch={args.arch} steps={args.steps} batch={hp.batch_size} block={hp.block_size} r=16")
-    print(f"trainbot path : median {statistics.median(real):10.0f} tokens/s")
-    print(f"bare peft     : median {statistics.median(bare):10.0f} tokens/s")
-    print(f"ratio         : {spread(ratios)}   (goal >= 0.95)")
+    print(f"trainbot path : median {statistics.median(speed['trainbot']):10.0f} tokens/s")
+    print(f"bare peft     : median {statistics.median(speed['bare']):10.0f} tokens/s")
+    print(f"ratio         : {spread(ratios(speed['trainbot'], speed['bare']))}   (goal >= 0.95)")
 
 
 if __name__ == "__main__":

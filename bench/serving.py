@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/
 
+from bench._rounds import by_name, spread
 from bot.core.generation import GenerationService
 from bot.core.models import ModelService
 from storage.store import Store
@@ -179,23 +180,22 @@ async def main(args: argparse.Namespace) -> int:
         service = GenerationService(store, models, worker, max_concurrent=64, max_new_tokens=4096)
         try:
             await one_round(service, bare, args.tokens)  # warm: loads, first forward passes
-            rounds = [await one_round(service, bare, args.tokens) for _ in range(args.rounds)]
+            rounds = []
+            for n in range(args.rounds):
+                rounds.append(await one_round(service, bare, args.tokens))
+                shown = ", ".join(f"{name} {value:.2f}" for name, value in rounds[-1].items())
+                print(f"round {n + 1}: {shown}", flush=True)
         finally:
             await worker.stop()
             await store.close()
     print(f"preset={args.preset} tokens={args.tokens} rounds={args.rounds} cpus={os.cpu_count()}")
     failed = False
-    for name in rounds[0]:
-        values = sorted(r[name] for r in rounds)
-        line = f"{name:>20}: median {statistics.median(values):8.2f}  "
-        line += f"spread {values[0]:.2f}..{values[-1]:.2f}"
+    for name, values in by_name(rounds).items():
+        line = f"{name:>20}: median {spread(values, 2)}"
         if name in GOALS:
             sign, goal = GOALS[name]
-            ok = (
-                statistics.median(values) >= goal
-                if sign == ">="
-                else statistics.median(values) <= goal
-            )
+            median = statistics.median(values)
+            ok = median >= goal if sign == ">=" else median <= goal
             failed |= not ok
             line += f"  goal {sign} {goal}  {'ok' if ok else 'MISSED'}"
         print(line)

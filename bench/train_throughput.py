@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._rounds import interleaved, ratios, spread
 from trainer.spec import Hyperparameters, TrainSpec
 from trainer.workers.pool import TrainingPool
 
@@ -132,9 +133,10 @@ def main() -> None:
         data = Path(tmp) / "corpus.jsonl"
         write_corpus(data, args.examples)
         hp = Hyperparameters(max_steps=args.steps, eval_every=args.steps, save_every=args.steps)
-        real, bare, useful, precision = [], [], 0.0, "fp32"
-        for round_ in range(args.rounds):
-            spec = TrainSpec(
+        seen = {"useful": 0.0, "precision": "fp32"}  # from trainbot's runs, for the bare loop
+
+        def spec(round_: int) -> TrainSpec:
+            return TrainSpec(
                 dataset_path=str(data),
                 output_dir=f"{tmp}/model{round_ % 2}",
                 checkpoint_dir=f"{tmp}/ckpt{round_}",
@@ -142,35 +144,27 @@ def main() -> None:
                 hyperparameters=hp,
                 device="cpu",
             )
-            model_dir = f"{tmp}/model0"
-            if round_ % 2 == 1:  # bare first on odd rounds (needs round 0's tokenizer)
-                bare.append(at_worker_priority(bare_loop, spec, model_dir, args.steps, precision))
-            metrics = asyncio.run(real_path(spec))
-            real.append(metrics["tokens_per_s"])
-            useful = metrics["useful_token_fraction"]
-            precision = str(metrics.get("precision", "fp32"))
-            if round_ % 2 == 0:
-                bare.append(at_worker_priority(bare_loop, spec, model_dir, args.steps, precision))
-            print(
-                f"round {round_ + 1}: trainbot {real[-1]:.0f} tok/s, bare {bare[-1]:.0f} tok/s,"
-                f" ratio {real[-1] / bare[-1]:.3f}",
-                flush=True,
-            )
-    ratios = [r / b for r, b in zip(real, bare, strict=True)]
+
+        def trainbot(round_: int) -> float:
+            metrics = asyncio.run(real_path(spec(round_)))
+            seen["useful"] = metrics["useful_token_fraction"]
+            seen["precision"] = str(metrics.get("precision", "fp32"))
+            return float(metrics["tokens_per_s"])
+
+        def bare(round_: int) -> float:
+            # Round 0's trainbot run goes first: the bare loop reads its tokenizer and precision.
+            model_dir, precision = f"{tmp}/model0", str(seen["precision"])
+            return at_worker_priority(bare_loop, spec(round_), model_dir, args.steps, precision)
+
+        speed = interleaved(args.rounds, {"trainbot": trainbot, "bare": bare}, " tok/s")
     print(f"base={args.base} steps={args.steps} batch={hp.batch_size} block={hp.block_size}")
-    print(f"precision     : {precision} (both paths)")
-    print(f"trainbot path : {statistics.median(real):10.0f} tokens/s (median of rounds)")
-    print(f"bare PyTorch  : {statistics.median(bare):10.0f} tokens/s (median of rounds)")
-    print(f"ratio         : {spread(ratios)}   (goal >= 0.97)")
-    print(f"useful tokens : {useful:10.4f}   (goal >= 0.99)")
-
-
-def spread(values: list[float]) -> str:
-    """The true median of `values` with their range (an even count averages the middle)."""
-    return (
-        f"{statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f},"
-        f" {len(values)} rounds)"
+    print(f"precision     : {seen['precision']} (both paths: trainbot's default)")
+    print(
+        f"trainbot path : {statistics.median(speed['trainbot']):10.0f} tokens/s (median of rounds)"
     )
+    print(f"bare PyTorch  : {statistics.median(speed['bare']):10.0f} tokens/s (median of rounds)")
+    print(f"ratio         : {spread(ratios(speed['trainbot'], speed['bare']))}   (goal >= 0.97)")
+    print(f"useful tokens : {float(seen['useful']):10.4f}   (goal >= 0.99)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/
 
+from bench._rounds import spread
 from bot.app import App
 from bot.core.types import JobStatus
 from bot.settings import Settings
@@ -188,9 +189,8 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
 
 
-def spread(name: str, values: list[float], unit: str) -> str:
-    rounds = ", ".join(f"{v:.1f}" for v in values)
-    return f"{name}: median {statistics.median(values):.1f} {unit} (rounds: {rounds})"
+def figure(name: str, values: list[float], unit: str) -> str:
+    return f"{name} ({unit}): median {spread(values, 1)}"
 
 
 async def main(rounds: int, events: int, rate: float) -> None:
@@ -218,23 +218,23 @@ async def main(rounds: int, events: int, rate: float) -> None:
     print(
         f"machine: {os.cpu_count()} cores, load average now {load} (other work skews all of this)"
     )
-    print(spread("SSE publish -> chart redrawn, p95", e2e, "ms") + "   goal < 100 ms")
-    print(spread("  in page: chunk received -> redrawn, p95", in_page, "ms"))
-    print(spread("  baseline: bare aiohttp client publish -> received, p95", bare, "ms"))
-    print(spread("  ratio browser / bare client (p95)", ratio, "x"))
-    print(spread("frame interval with 10,000+ points, max", max_frame, "ms") + "   goal < 50 ms")
-    print(spread("  frame interval, p95", p95_frame, "ms"))
-    print(spread("  redraw work per frame, max", max_work, "ms"))
+    print(figure("SSE publish -> chart redrawn, p95", e2e, "ms") + "   goal < 100 ms")
+    print(figure("  in page: chunk received -> redrawn, p95", in_page, "ms"))
+    print(figure("  baseline: bare aiohttp client publish -> received, p95", bare, "ms"))
+    print(figure("  ratio browser / bare client (p95)", ratio, "x"))
+    print(figure("frame interval with 10,000+ points, max", max_frame, "ms") + "   goal < 50 ms")
+    print(figure("  frame interval, p95", p95_frame, "ms"))
+    print(figure("  redraw work per frame, max", max_work, "ms"))
     print(f"  points on the chart at the end: {results[-1]['frames']['points']}")
     print(
-        spread(
+        figure(
             "first load, dashboard files (compressed, with headers)",
             [r["ui_kb"] for r in results],
             "KiB",
         )
         + "   goal < 300 KB"
     )
-    print(spread("first load, everything incl. API calls", [r["all_kb"] for r in results], "KiB"))
+    print(figure("first load, everything incl. API calls", [r["all_kb"] for r in results], "KiB"))
 
 
 if __name__ == "__main__":
