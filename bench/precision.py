@@ -1,8 +1,8 @@
 """CPU bf16: trainbot in bf16 and in fp32 against an fp32 bare PyTorch loop.
 
 Decides `trainer.precision.CPU_BF16_BY_DEFAULT`. Per round, on the same corpus, steps and
-seed: a trainbot run forced to bf16 (what "auto" would pick on a CPU with native bf16 if
-the switch were on), the same run in fp32, and the bare fp32 loop of
+seed: a trainbot run forced to bf16 (what "auto" picks on a CPU with native bf16 while
+`CPU_BF16_BY_DEFAULT` is on), the same run in fp32, and the bare fp32 loop of
 `bench/train_throughput.py` (same blocks, position ids and clipping, at the worker's
 niceness). The order rotates between rounds. Prints the true median of the per-round
 speed ratios with their range, and how far bf16's final eval loss is from fp32's.

@@ -35,8 +35,8 @@ class TrainerSettings(Section):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
-        description="Training precision: auto (bf16 or fp16 on a GPU, fp32 on a CPU), "
-        "fp32, bf16, fp16 (GPU only).",
+        description="Training precision: auto (bf16 or fp16 on a GPU; on a CPU bf16 where "
+        "it is native, else fp32), fp32, bf16, fp16 (GPU only).",
     )
     compile: bool = Field(
         False, description="torch.compile the model: pays off on long GPU runs only."

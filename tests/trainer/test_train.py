@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from safetensors import safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trainer.artifacts import TRAINBOT_JSON, partial_dirs, save_atomically
 from trainer.models import BaseModelError, load_base
+from trainer.precision import choose
 
 
 def test_a_tiny_run_lowers_eval_loss_well_below_the_initial_value(
@@ -44,6 +46,11 @@ def test_the_model_folder_loads_with_auto_classes_and_records_the_run(
     assert len(record["dataset_sha256"]) == 64
     assert record["metrics"]["steps"] == 60
     assert {"torch", "transformers", "tokenizers", "python"} <= set(record["versions"])
+    # bf16 where this CPU computes it natively: autocast during the run, fp32 weights saved.
+    assert choose("cpu", "auto", parameters=0).precision == record["metrics"]["precision"]
+    with safe_open(str(Path(trained_model_dir) / "model.safetensors"), "pt") as weights:
+        names = weights.keys()  # a safetensors file handle is not iterable
+        assert {"F32"} == {weights.get_slice(name).get_dtype() for name in names}
 
 
 def test_same_spec_data_and_seed_give_the_same_loss_curve(
