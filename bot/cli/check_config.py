@@ -61,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _redact_source_urls(effective: dict[str, Any]) -> None:
     """Source URLs without `user:password@`, query and fragment: any of them may hold a key."""
+    sources = effective.get("sources", [])
+    if not sources:
+        return  # without sources, no need to import the fetcher (and aiohttp with it)
     from bot.core.sources.fetch import shown_url
 
-    for source in effective.get("sources", []):
+    for source in sources:
         source["url"] = shown_url(source["url"])
