@@ -58,6 +58,10 @@ class RayHead:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="trb-ray-", dir="/tmp"))
         self.group: int | None = None
         self.env: dict[str, str] = {}  # what this node's processes get besides LOOPBACK_ENV
+        # False: a process group of its own in the caller's session, where the kernel's
+        # autogroup scheduler shares the CPU with the caller's own processes alike (the
+        # throughput bench's like with like); it is then stopped by its group's process tree.
+        self.own_session = True
 
     @property
     def address(self) -> str:
@@ -76,7 +80,8 @@ class RayHead:
             self.command(),
             cwd=REPO,
             env=env,
-            start_new_session=True,  # its own session: stopped by its members, nothing else
+            start_new_session=self.own_session,  # stopped by its members, nothing else
+            process_group=None if self.own_session else 0,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
@@ -99,6 +104,12 @@ class RayHead:
             f"--temp-dir={self.temp_dir}",
         ]
 
+    def members(self) -> list[int]:
+        """Its processes now (its workers among them)."""
+        if self.group is None:
+            return []
+        return session_members(self.group) if self.own_session else group_tree(self.group)
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL, to every process of the session `ray start` began.
 
@@ -110,14 +121,14 @@ class RayHead:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
             return
         for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            members = session_members(self.group)
+            members = self.members()
             for pid in members:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             deadline = time.monotonic() + wait
             while members and time.monotonic() < deadline:
                 time.sleep(0.1)
-                members = session_members(self.group)
+                members = self.members()
         self.group = None
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
@@ -159,14 +170,23 @@ class RayNode(RayHead):
         )
         return [sys.executable, "-c", script, json.dumps(params)]
 
-    def members(self) -> list[int]:
-        """Its processes now (its training workers among them)."""
-        return session_members(self.group) if self.group is not None else []
+
+def group_tree(group: int) -> list[int]:
+    """The live processes of this process group and all their descendants (a Ray worker
+    is in a group of its own, a child of its raylet)."""
+    table = _processes()
+    found = {pid for pid, (_ppid, pgid, _sid) in table.items() if pgid == group}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _g, _s) in table.items() if ppid in found} - found
+        found |= children
+        grew = bool(children)
+    return sorted(found)
 
 
-def session_members(session: int) -> list[int]:
-    """The live processes (zombies aside) of the session with this id."""
-    found = []
+def _processes() -> dict[int, tuple[int, int, int]]:
+    """pid -> (parent, process group, session) of every live process (zombies aside)."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -175,10 +195,15 @@ def session_members(session: int) -> list[int]:
         except OSError:  # gone meanwhile
             continue
         # After the command name (which may hold spaces): state, ppid, pgrp, session.
-        state, _ppid, _group, sid = stat[stat.rindex(")") + 2 :].split()[:4]
-        if int(sid) == session and state != "Z":
-            found.append(int(entry.name))
-    return found
+        state, ppid, pgid, sid = stat[stat.rindex(")") + 2 :].split()[:4]
+        if state != "Z":
+            table[int(entry.name)] = (int(ppid), int(pgid), int(sid))
+    return table
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes of the session with this id."""
+    return sorted(pid for pid, (_ppid, _group, sid) in _processes().items() if sid == session)
 
 
 @pytest.fixture(scope="session")

@@ -80,9 +80,25 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from trainer.train import run_training
 
     sink = RankZeroSink(channel, world) if rank == 0 else _drop
+    sink(how_it_runs(rank, world))
     run_training(spec, sink, BroadcastControl(channel, rank, world))
     if rank == 0:
         ray.get(channel.put({"event": "log", "level": "debug", "message": "worker done"}))
+
+
+def how_it_runs(rank: int, world: int) -> TrainEvent:
+    """A debug line: what this worker computes with (throughput depends on it).
+
+    Ray starts its workers at nice 15 (its `worker_niceness`; a process cannot lower its
+    own) and sets OMP_NUM_THREADS, hence torch's threads, to the worker's CPUs.
+    """
+    import torch
+
+    message = (
+        f"rank {rank} of {world}: pid {os.getpid()}, torch threads {torch.get_num_threads()}, "
+        f"nice {os.nice(0)}"
+    )
+    return {"event": "log", "level": "debug", "message": message}
 
 
 def worker_spec(spec: TrainSpec, rank: int, world: int) -> TrainSpec:
