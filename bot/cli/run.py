@@ -29,15 +29,20 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load settings, configure logging, run the App until a signal."""
-    from bot.app import App, setup_logging
-    from bot.http.limits import raise_open_file_limit
     from bot.settings import SettingsError, load_settings
+    from trainer.workers.process import worker_context
 
     try:
         settings = load_settings(args.config, required=args.config is not None)
     except SettingsError as exc:
         print(f"trainbot: {exc}", file=sys.stderr)
         return 1
+    # The workers' forkserver imports torch for seconds: started before the App's own
+    # imports (~1 s), it imports alongside them, and the first job waits less.
+    worker_context()
+    from bot.app import App, setup_logging
+    from bot.http.limits import raise_open_file_limit
+
     setup_logging(settings)
     # Room for http.max_connections: the usual soft default of 1024 open files is raised
     # toward the hard limit; the HTTP caps are lowered to fit whatever remains.
