@@ -16,7 +16,9 @@ Like with like — what differed in earlier runs, and what this bench sets:
   of its own got a whole session's share for its one training worker, while the local
   worker (nice 10) shares this process's session with the service: on a loaded machine
   the Ray worker measured 0.94 cores busy against the local worker's 0.47. The head
-  here runs in this process's session (a process group of its own).
+  here runs in this process's session (a process group of its own). That did not close
+  the gap on a loaded machine (0.80 against 0.40 cores, and 2.4× the tokens per busy
+  core): still unexplained; a quiet run tells whether it is load only.
 - torch threads: the local worker uses the pool's `threads_per_worker` (the machine's
   CPUs ÷ trainer.max_concurrent_jobs); Ray sets OMP_NUM_THREADS, hence torch's threads,
   to the worker's `cpus_per_worker`. The Ray job asks for as many CPUs as the local
