@@ -14,15 +14,15 @@ run reports the choice in its `log` events so a job says what it ran on.
   Measured with `bench/precision.py` (tiny preset, 40 steps, Trainbot bf16 and fp32 ÷ a
   bare fp32 PyTorch loop, interleaved rounds) on this EPYC (avx512_bf16):
   2026-12-02 (session 2) at load ~1.7, 5 rounds: bf16 ÷ bare fp32 1.414x (1.321-1.476),
-  bf16 ÷ Trainbot fp32 1.487x (1.447-1.620), eval-loss gap 0.00 %. Session 3, the
-  switch on: one clean round at load 0.7-2.5 gave bf16 ÷ bare 2.20, bf16 ÷ Trainbot fp32
-  1.49, eval loss 3.6769 vs 3.6770; later rounds ran at load 6-16 (four helpers on two
-  cores: the nice-10 workers starved, 102 tok/s) and were dropped, so the quiet-machine
-  re-run of `bench/precision.py` is still owed. The losses agree to about
+  bf16 ÷ Trainbot fp32 1.487x (1.447-1.620), eval-loss gap 0.00 %. Session 3, with the
+  switch on, 3 rounds at load 2.2-2.9 (four helpers on two cores): bf16 ÷ bare fp32
+  1.455x (1.084-3.544), bf16 ÷ Trainbot fp32 1.599x (1.348-4.111), eval loss 3.676909
+  vs 3.677028 (gap 0.0032 %); the spread is the load's, so a quiet-machine re-run of
+  `bench/precision.py` is still owed. The losses agree to about
   four decimals, and that is real bf16, checked: the forward passes run under autocast in
   training AND evaluation (a Linear's output is bfloat16 in both), per-step train losses
   differ in the fifth digit (6.08240 vs 6.08234 at step 1), and one forward pass of the
-  same weights gives bfloat16 logits up to 0.010 from fp32's, loss 4.74317 vs 4.74298
+  same weights gives bfloat16 logits up to 0.010-0.017 from fp32's, loss 4.74317 vs 4.74298
   (bf16 rounds every input of a product; the fp32 accumulation and the mean over
   thousands of tokens average the rounding out).
   Bare step loop, one thread, bf16 ÷ fp32: micro preset 1.22x, tiny 1.72x (load ~6).
