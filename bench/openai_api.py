@@ -9,7 +9,11 @@ run, in rounds, and reported as the median of the rounds' medians with their spr
   prompt tokens and the same number of new tokens (goal ≤ 1.15);
 - time to the first streamed token ÷ bare `generate` of one token (goal ≤ 1.5);
 - 8 concurrent chat completions (64 tokens each): total tokens/s ÷ the same 8 one after
-  another (goal ≥ 3).
+  another (goal ≥ 3). Eight different prompts, greedy, so that every answer really is 64
+  tokens long (checked and printed); the same with sampling (temperature 0.8) is printed
+  too, for information: sampled answers end at the model's end-of-text token at 4 to 64
+  tokens, and a batch whose rows finish early measures the answers' lengths, not the
+  batching (8 answers of 4–64 tokens take as long together as the longest alone).
 
     .venv/bin/python bench/openai_api.py [--base tiny] [--rounds 3] [--repeats 5]
 """
@@ -33,6 +37,8 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/
+
+from bench._rounds import spread  # after the path above: this checkout
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -172,8 +178,7 @@ async def timed(call: Callable[[], Awaitable[object]]) -> float:
 
 
 def report(name: str, rounds: list[float], goal: str) -> None:
-    spread = f"{min(rounds):.3f}-{max(rounds):.3f}"
-    print(f"  {name}: median {statistics.median(rounds):.3f} (rounds {spread}) goal {goal}")
+    print(f"  {name}: median {spread(rounds)} goal {goal}")
 
 
 async def client(info: dict[str, str], args: argparse.Namespace) -> None:
@@ -188,7 +193,8 @@ async def client(info: dict[str, str], args: argparse.Namespace) -> None:
             f"(bare: {bare.ids.shape[1]}), answer {length} tokens"
         )
         bare.generate_s(length)  # warm
-        latency, ttft, concurrency = [], [], []
+        latency, ttft, concurrency, sampled = [], [], [], []
+        lengths: dict[str, list[int]] = {"greedy": [], "sampled": []}
         absolute: dict[str, list[float]] = {"served": [], "bare": [], "ttft": [], "bare1": []}
         for _ in range(args.rounds):
             # Served and bare alternate request by request, so load from elsewhere on the
@@ -205,18 +211,30 @@ async def client(info: dict[str, str], args: argparse.Namespace) -> None:
             ttft.append(statistics.median(streamed) / statistics.median(one))
             absolute["ttft"].append(statistics.median(streamed))
             absolute["bare1"].append(statistics.median(one))
-            concurrency.append(await _concurrent_ratio(session, url, model))
+            ratio, lengths["greedy"] = await _concurrent_ratio(session, url, model, 0.0)
+            concurrency.append(ratio)
+            ratio, lengths["sampled"] = await _concurrent_ratio(session, url, model, 0.8)
+            sampled.append(ratio)
         print(f"{args.rounds} rounds x {args.repeats} requests (ratios of medians)")
         report("warm chat latency / bare generate", latency, "<= 1.15")
         report("first streamed token / bare first token", ttft, "<= 1.5")
-        report("8 concurrent / sequential tokens/s", concurrency, ">= 3")
+        report("8 concurrent / sequential tokens/s (64 tokens each)", concurrency, ">= 3")
+        print(f"    answer lengths, last round: {lengths['greedy']}")
+        report("  the same, sampled at temperature 0.8 (for information)", sampled, "-")
+        print(f"    answer lengths, last round: {lengths['sampled']}")
         ms = {k: ", ".join(f"{v * 1000:.0f}" for v in vs) for k, vs in absolute.items()}
         print(f"  ms per round: chat {ms['served']} | bare generate {ms['bare']}")
         print(f"  ms per round: first token {ms['ttft']} | bare one token {ms['bare1']}")
 
 
-async def _concurrent_ratio(session: aiohttp.ClientSession, url: str, model: str) -> float:
-    bodies = [chat_body(model, 64) | {"seed": i, "temperature": 0.8} for i in range(8)]
+async def _concurrent_ratio(
+    session: aiohttp.ClientSession, url: str, model: str, temperature: float
+) -> tuple[float, list[int]]:
+    """8 requests together ÷ one after another, in tokens/s, and the answers' lengths."""
+    bodies = [
+        chat_body(model, 64) | {"messages": _prompt(i), "seed": i, "temperature": temperature}
+        for i in range(8)
+    ]
     began = time.perf_counter()
     one_by_one = [await chat(session, url, body) for body in bodies]
     sequential_s = time.perf_counter() - began
@@ -225,7 +243,14 @@ async def _concurrent_ratio(session: aiohttp.ClientSession, url: str, model: str
     concurrent_s = time.perf_counter() - began
     tokens_seq = sum(a["usage"]["completion_tokens"] for a in one_by_one)
     tokens_con = sum(a["usage"]["completion_tokens"] for a in together)
-    return (tokens_con / concurrent_s) / (tokens_seq / sequential_s)
+    lengths = [int(a["usage"]["completion_tokens"]) for a in together]
+    return (tokens_con / concurrent_s) / (tokens_seq / sequential_s), lengths
+
+
+def _prompt(i: int) -> list[dict[str, str]]:
+    """The i-th of eight different user messages (rotations of the bench's words)."""
+    words = WORDS[i:] + WORDS[:i]
+    return [{"role": "user", "content": " ".join(words[:8])}]
 
 
 def main() -> None:
