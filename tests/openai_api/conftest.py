@@ -20,24 +20,28 @@ from openai.types.fine_tuning import FineTuningJob
 
 from tests.http.support import TOKEN
 from tests.openai_api.support import chat_rows, jsonl, write_jsonl
+from tests.support.pretrained import build_base
 from tests.support.server_thread import ServiceProcess, free_port
 
 READER = "reader-token-0123456789"
 TRAINER = "trainer-token-0123456789"
 LISTED_ROOM = "!listed:example.org"  # in matrix.allowed_rooms
 FINAL = ("succeeded", "failed", "cancelled")
+PRETRAINED = "pretrained-gpt2"  # the folder build_base writes, under trainer.base_dirs
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     folder = tmp_path_factory.mktemp("openai-api")
-    with ServiceProcess(folder, service_config(folder / "data")) as running:
+    pretrained = build_base(tmp_path_factory.getbasetemp(), "gpt2")
+    with ServiceProcess(folder, service_config(folder / "data", pretrained.parent)) as running:
         yield running
 
 
-def service_config(data_dir: Path) -> str:
+def service_config(data_dir: Path, base_dir: Path) -> str:
     """A headless `trainbot run` on the micro preset with a full, a train and a read-only token.
 
+    `base_dir` holds the tiny pretrained GPT-2 (`PRETRAINED`), a base a job may name.
     One generation at a time: a test can tell when a generation's slot is free again.
     """
     reader = f'{{token = "{READER}", name = "dashboard", scopes = ["read"]}}'
@@ -48,6 +52,7 @@ def service_config(data_dir: Path) -> str:
         f'[http]\nport = {free_port()}\ntokens = ["{TOKEN}", {reader}, {trainer}]\n'
         "max_concurrent_generations = 1\n"
         '[trainer]\ndefault_base = "micro"\nstop_grace_s = 10\nmax_concurrent_jobs = 1\n'
+        f'base_dirs = ["{base_dir}"]\n'
     )
 
 

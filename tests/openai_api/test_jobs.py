@@ -73,8 +73,16 @@ def test_pause_resume_and_a_room_to_follow_the_job(
     mine = trainbot_get(server, f"/v1/jobs/{job.id.removeprefix('ftjob-')}")
     assert "!follow:example.org" == mine["room_id"]
     wait_status(client, job.id, "running")  # paused mid-run, at a checkpoint
+    # While it runs, `estimated_finish` is a Unix time after its creation (from the
+    # newest progress event's ETA); a paused job has none, as at OpenAI.
+    deadline = time.monotonic() + 60
+    while (running := client.fine_tuning.jobs.retrieve(job.id)).estimated_finish is None:
+        assert "running" == running.status and time.monotonic() < deadline, running.status
+        time.sleep(0.1)
+    assert running.estimated_finish >= running.created_at, running
     client.fine_tuning.jobs.pause(job.id)
     assert "paused" == wait_status(client, job.id, "paused")
+    assert client.fine_tuning.jobs.retrieve(job.id).estimated_finish is None
     assert "queued" == client.fine_tuning.jobs.resume(job.id).status
     client.fine_tuning.jobs.cancel(job.id)
     assert "cancelled" == wait_final(client, job.id)[0].status

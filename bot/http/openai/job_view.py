@@ -162,7 +162,8 @@ def _method(extras: JobExtras, hyper: dict[str, Any]) -> dict[str, Any]:
     kind = "dpo" if asked.get("type") == "dpo" else "supervised"
     settings: dict[str, Any] = {"hyperparameters": dict(hyper)}
     if kind == "dpo":
-        beta = asked.get("dpo", {}).get("beta", "auto")
+        # As the client sent it: `method.dpo.hyperparameters.beta` (a number or "auto").
+        beta = asked.get("dpo", {}).get("hyperparameters", {}).get("beta", "auto")
         settings["hyperparameters"]["beta"] = beta
     return {"type": kind, kind: settings}
 
