@@ -16,9 +16,17 @@ Like with like — what differed in earlier runs, and what this bench sets:
   of its own got a whole session's share for its one training worker, while the local
   worker (nice 10) shares this process's session with the service: on a loaded machine
   the Ray worker measured 0.94 cores busy against the local worker's 0.47. The head
-  here runs in this process's session (a process group of its own). That did not close
-  the gap on a loaded machine (0.80 against 0.40 cores, and 2.4× the tokens per busy
-  core): still unexplained; a quiet run tells whether it is load only.
+  here runs in this process's session (a process group of its own). On a loaded
+  machine the gap stayed (0.80 against 0.40 cores, 2.4× the tokens per busy core); on a
+  quiet one (2026-12-02, load 0.7) it was gone: local 2775/3387/5401 tokens/s at
+  1.58-1.92 cores busy, Ray 3846/3873/4152 at 1.78, Ray ÷ local 1.143 (0.769-1.386).
+  So it was the load (two processes of two threads each fighting over two cores with
+  other helpers' work), not the local path.
+- submit → first progress on that quiet run: local 0.6-1.2 s, Ray 14.7-17.0 s, ratio
+  19.4 (13.6-26.9), far from the goal of 3. Each Ray run starts Ray Train's controller
+  and worker actors in fresh processes, and the worker imports torch and transformers
+  there (the `RunHost` only keeps its own import warm). The earlier 2.97 was measured on
+  a loaded machine where the local side took 7-11 s.
 - torch threads: the local worker uses the pool's `threads_per_worker` (the machine's
   CPUs ÷ trainer.max_concurrent_jobs); Ray sets OMP_NUM_THREADS, hence torch's threads,
   to the worker's `cpus_per_worker`. The Ray job asks for as many CPUs as the local
