@@ -17,8 +17,10 @@ run reports the choice in its `log` events so a job says what it ran on.
   bf16 ÷ Trainbot fp32 1.487x (1.447-1.620), eval-loss gap 0.00 %. Session 3, with the
   switch on, 3 rounds at load 2.2-2.9 (four helpers on two cores): bf16 ÷ bare fp32
   1.455x (1.084-3.544), bf16 ÷ Trainbot fp32 1.599x (1.348-4.111), eval loss 3.676909
-  vs 3.677028 (gap 0.0032 %); the spread is the load's, so a quiet-machine re-run of
-  `bench/precision.py` is still owed. The losses agree to about
+  vs 3.677028 (gap 0.0032 %). Quiet re-run (load ~1, 3 rounds): bf16 ÷ bare fp32 1.358x
+  (1.257-1.550), bf16 ÷ Trainbot fp32 1.391x (1.174-1.626), gap 0.0032 %; the micro
+  preset 1.039x (0.823-1.159), bf16 ÷ Trainbot fp32 1.175x. The three runs put the tiny
+  ratio at 1.36-1.46: about the 1.4 the switch was meant for. The losses agree to about
   four decimals, and that is real bf16, checked: the forward passes run under autocast in
   training AND evaluation (a Linear's output is bfloat16 in both), per-step train losses
   differ in the fifth digit (6.08240 vs 6.08234 at step 1), and one forward pass of the
