@@ -36,8 +36,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# tests/ray runs in a second pytest process beside the rest (scripts/pytest-both.sh).
 pytest: setup
-	$(BIN)/pytest
+	bash scripts/pytest-both.sh $(BIN)
 
 test: lint typecheck pytest
 

@@ -98,6 +98,10 @@ class RayHead:
             "--node-ip-address=127.0.0.1",
             f"--port={self.port}",
             f"--dashboard-port={free_port()}",
+            # Worker ports the OS picks, not Ray's fixed range counted up from 10002:
+            # tests/ray and the e2e Ray test run heads at the same time.
+            "--min-worker-port=0",
+            "--max-worker-port=0",
             "--include-dashboard=false",
             "--object-store-memory=80000000",
             "--disable-usage-stats",
