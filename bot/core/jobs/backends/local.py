@@ -11,8 +11,9 @@ from __future__ import annotations
 from bot.core.datasets import DatasetService
 from bot.core.jobs.backends.local_runs import JobSettings, LocalRuns
 from bot.core.jobs.bases import BaseRules, check_fits, resolve_base
+from bot.core.jobs.draft import JobDraft
 from bot.core.jobs.hyperparameters import parse_hyperparameters, parse_job_method
-from bot.core.jobs.ledger import JobLedger, NewJob
+from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
 from bot.core.jobs.train_spec import (
@@ -98,11 +99,17 @@ class LocalBackend:
         weights = base_under(base_path) or base_path  # an adapter is sized by its base
         fits = (weights, method.type, quantized, hp.batch_size, hp.block_size)
         check_fits(*fits, self.settings.max_memory_gb)
-        # An explicit validation dataset (the OpenAI face checks that its format matches).
-        # Resolved here, under the catalog lock: the job holds this version (a delete is
-        # refused) and a newer version of the same name later changes nothing.
-        held = request.validation_dataset
-        validation = await self.datasets.resolve(held) if held else None
+        draft = await JobDraft.resolve(
+            self.name,
+            request,
+            self.datasets,
+            name=name,
+            dataset=dataset,
+            base_ref=base_ref,
+            requested_by=requested_by,
+            room_id=room_id,
+        )
+        validation = draft.validation
         queued = len(await self.store.jobs.with_status(S.QUEUED))
         job_id = new_id()
         spec = build_train_spec(
@@ -116,17 +123,7 @@ class LocalBackend:
             job_id=job_id,
             validation_path=validation.path if validation else "",
         )
-        new = NewJob(
-            job_id,
-            name,
-            self.name,
-            dataset.id,
-            base_ref,
-            spec.to_dict(),
-            requested_by,
-            room_id,
-            validation_dataset_id=validation.id if validation else None,
-        )
+        new = draft.new_job(job_id, spec.to_dict())
         announce = {
             "position": queued + 1,
             "estimate_s": estimate_seconds(dataset.stats, spec, self._throughput_file),

@@ -28,8 +28,9 @@ from bot.core.jobs.backends.ray_cluster import RayCluster
 from bot.core.jobs.backends.ray_jobs import RunSettings
 from bot.core.jobs.backends.ray_runs import RayRuns
 from bot.core.jobs.bases import BaseRules, check_fits, resolve_base
+from bot.core.jobs.draft import JobDraft
 from bot.core.jobs.hyperparameters import parse_hyperparameters, parse_job_method
-from bot.core.jobs.ledger import JobLedger, NewJob
+from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.request import JobRequest
 from bot.core.jobs.states import Control
 from bot.core.jobs.train_spec import (
@@ -125,10 +126,17 @@ class RayBackend:
         per_worker = hp.batch_size // resources.workers  # each worker holds its share
         fits = (weights, method.type, quantized, per_worker, hp.block_size)
         check_fits(*fits, self.jobs.max_memory_gb)
-        # An explicit validation dataset (the OpenAI face checks that its format matches),
-        # resolved here like the training one: the job holds this version.
-        held = request.validation_dataset
-        validation = await self.datasets.resolve(held) if held else None
+        draft = await JobDraft.resolve(
+            self.name,
+            request,
+            self.datasets,
+            name=name,
+            dataset=dataset,
+            base_ref=base_ref,
+            requested_by=requested_by,
+            room_id=room_id,
+        )
+        validation = draft.validation
         job_id = new_id()
         root = self.setup.storage_path / job_id
         shared = root / f"dataset{Path(dataset.path).suffix}"
@@ -150,17 +158,7 @@ class RayBackend:
             validation_path=validation_path,
         )
         stored = {**spec.to_dict(), "ray": {"resources": resources.to_dict(), "attempt": 1}}
-        new = NewJob(
-            job_id,
-            name,
-            self.name,
-            dataset.id,
-            base_ref,
-            stored,
-            requested_by,
-            room_id,
-            validation_dataset_id=validation.id if validation else None,
-        )
+        new = draft.new_job(job_id, stored)
         announce = {
             "position": len(await self.store.jobs.with_status(S.QUEUED)) + 1,
             "estimate_s": estimate_seconds(dataset.stats, spec, self._throughput_file),
