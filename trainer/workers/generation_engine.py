@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Protocol
@@ -41,6 +39,7 @@ from trainer.workers.generation_child import (
     cut_at_stop,
     eos_ids,
 )
+from trainer.workers.heartbeat import Heartbeat
 
 Event = tuple[int, str, object]
 
@@ -501,14 +500,23 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float, alive_s:
     """Take requests from `conn` between steps and send each step's events back.
 
     A busy step that has nothing to send for `alive_s` (only quiet requests run) sends
-    `(0, "alive", None)`, and so does a thread while requests are taken (a model may be
-    loading), so the parent's silence timeout still tells a stuck child.
+    `(0, "alive", None)`, and so does the child's one `Heartbeat` thread while requests
+    are taken and prefilled (a model may be loading), so the parent's silence timeout
+    still tells a stuck child.
 
     Idle, the loop blocks on the pipe; after a first request it waits at most
     `batch_wait_s` for others so that a burst is prefilled together. Busy, it only
     takes what has already arrived, so running answers never wait for new ones.
     """
     conn.send([(0, "alive", None)])  # started: from now on silence means stuck
+    with Heartbeat(conn, alive_s) as heartbeat:
+        _serve(conn, engine, batch_wait_s, alive_s, heartbeat)
+
+
+def _serve(
+    conn: Connection, engine: Engine, batch_wait_s: float, alive_s: float, heartbeat: Heartbeat
+) -> None:
+    """The loop of `serve_engine`, until the parent says stop or goes away."""
     last_sent = time.monotonic()
     while True:
         messages: list[object] = []
@@ -523,9 +531,9 @@ def serve_engine(conn: Connection, engine: Engine, batch_wait_s: float, alive_s:
         except EOFError:
             return
         events: list[Event] = []
-        # Loading a model and prefilling a long prompt are single long calls: a thread
-        # says the child is alive meanwhile.
-        with _beating(conn, alive_s) if messages else contextlib.nullcontext():
+        # Loading a model and prefilling a long prompt are single long calls: the
+        # heartbeat thread says the child is alive meanwhile.
+        with heartbeat.covering() if messages else contextlib.nullcontext():
             if not _take(engine, messages, events):
                 return
             # First tokens go out before the next step: time to first token is one prefill.
@@ -562,31 +570,3 @@ def _take(engine: Engine, messages: list[object], events: list[Event]) -> bool:
         except Exception as exc:  # a missing folder, a broken adapter: this one fails
             events.append((request_id, "error", one_line(exc)))
     return True
-
-
-@contextlib.contextmanager
-def _beating(conn: Connection, alive_s: float) -> Iterator[None]:
-    """Send `(0, "alive", None)` every `alive_s` from a thread while the block runs.
-
-    Taking a request may load a model, and its prefill may be long: single calls the
-    loop cannot interrupt to say it is alive, and without a word the parent would kill
-    the child mid-load (and the next child, loading the same model, too). The block
-    sends nothing itself, so the pipe still has one writer at a time. A load or prefill
-    that hangs is then not timed out; a decoding step that hangs is.
-    """
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.wait(alive_s):
-            try:
-                conn.send([(0, "alive", None)])
-            except OSError:  # the parent is gone: the loop finds out at its next recv
-                return
-
-    thread = threading.Thread(target=beat, name="trainbot-alive", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
