@@ -3,9 +3,9 @@
 Each Ray Train run costs seconds of process starts (its controller and workers import
 torch), so the tests share runs: the first one sees the cluster down, then starts it and
 trains one and two workers at once, both validating on a dataset of their own; the
-second trains on a second node of its own, kills its worker, then loses the whole node
-(a node comes back), then pauses, resumes and cancels the same job. The tests run in
-file order.
+second trains through Ray Train on a second node of its own (no warm workers), kills its
+worker, then loses the whole node (a node comes back), then pauses, resumes and cancels
+the same job. The tests run in file order; warm workers: test_ray_warm.py.
 
 Not here: the cluster lost mid-run (test_ray_service.py). Ray ends a driver whose raylet
 goes away, so stopping the head under a service in this process could end the pytest
@@ -144,7 +144,11 @@ async def test_a_killed_worker_and_a_lost_node_resume_then_pause_resume_and_canc
     ray_head.start()
     node = RayNode(ray_head, NODE_RESOURCE)  # the only node the job's worker fits on
     await asyncio.to_thread(node.start)
-    app = App(ray_settings(retry_s=RETRY_S, worker_resources={NODE_RESOURCE: 1}))
+    # No warm workers: this job goes through Ray Train's `TorchTrainer` and its
+    # `FailureConfig` (a one-worker job would otherwise train in a warm worker, whose
+    # faults test_ray_warm.py covers).
+    settings = ray_settings(retry_s=RETRY_S, worker_resources={NODE_RESOURCE: 1}, warm_workers=0)
+    app = App(settings)
     await app.start()
     try:
         await killed_worker_and_lost_node(app.services, node)
@@ -159,7 +163,10 @@ async def killed_worker_and_lost_node(services: Services, node: RayNode) -> None
 
     hp = {"max_steps": 5000, "save_every": 10, "eval_every": 10}  # stopped long before it ends
     job_id = await submit(services, hyperparameters=hp)
-    await wait_for(services, job_id, lambda r: r.event == "checkpoint" and r.data["step"] >= 10)
+    rows = await wait_for(
+        services, job_id, lambda r: r.event == "checkpoint" and r.data["step"] >= 10
+    )
+    assert any("(Ray Train worker)" in str(r.data) for r in rows if r.event == "log")
     host = ray.get_actor(HOST_NAME, namespace="trainbot-tests")
     pids = await host.worker_pids.remote(f"{job_id}-1")
     assert pids[0] in node.members()  # it trains on the second node

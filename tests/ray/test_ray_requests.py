@@ -12,8 +12,8 @@ from bot.core.jobs.backends.ray import parse_resources
 from bot.core.jobs.backends.ray_setup import NO_RAY
 from bot.core.jobs.request import JobRequest
 from tests.support.services import make_settings, records
-from trainer.distributed.driver import Resources
 from trainer.distributed.loop import scale_tokens, worker_spec
+from trainer.distributed.resources import Resources
 from trainer.spec import Hyperparameters, TrainSpec
 
 DEFAULTS = Resources(workers=1, gpus_per_worker=0.0, cpus_per_worker=1.0)

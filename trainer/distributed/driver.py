@@ -11,7 +11,9 @@ Why one long-lived actor and not one per job: `TorchTrainer` needs `ray.train.to
 which imports torch, and a fresh actor process paid that import (seconds; most of a
 run's start) for every job. This one imports it once, in the background, when it is
 created, so the runs after it start warm. Nothing of torch runs here: the actor only
-schedules; the training happens in Ray Train's worker processes.
+schedules; the training happens in Ray Train's worker processes, or, for a one-worker
+CPU job, in a warm worker it keeps between jobs (`warm.py`: Ray Train's own controller
+and workers are fresh processes every run).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainer.distributed.channel import RunChannel
+from trainer.distributed.resources import Resources
+from trainer.distributed.warm import WarmPool, run_warm, warm_fits
 from trainer.events import Failed, TrainEvent, is_final
 
 HOST_NAME = "trainbot-runs"
@@ -41,27 +46,6 @@ TRAIN_ENV = {
     # Prometheus metrics of the controller and workers: nothing here scrapes them.
     "RAY_TRAIN_METRICS_ENABLED": "0",
 }
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Where a job trains: data-parallel workers and what each of them holds."""
-
-    workers: int = 1
-    gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
-    # Custom Ray resources each worker also holds (`[ray] worker_resources`): Ray places
-    # the workers only on nodes that offer them (`ray start --resources=...`).
-    custom: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy (stored with the job)."""
-        return {
-            "workers": self.workers,
-            "gpus_per_worker": self.gpus_per_worker,
-            "cpus_per_worker": self.cpus_per_worker,
-            "custom": dict(self.custom),
-        }
 
 
 @dataclass
@@ -88,6 +72,16 @@ class RunHost:
             os.environ.setdefault(key, value)
         self._warm = threading.Thread(target=_import_ray_train, daemon=True)
         self._warm.start()  # torch and Ray Train load while the service prepares the job
+        self._pool = WarmPool()
+
+    def configure(self, warm_workers: int, resources: dict[str, Any]) -> None:
+        """Keep up to `warm_workers` idle warm workers (`ray.warm_workers`), one of the
+        default `resources` started now (trainer.distributed.warm)."""
+        self._pool.configure(warm_workers, Resources(**resources))
+
+    def warm_workers(self) -> int:
+        """How many warm workers wait for a job now."""
+        return self._pool.idle()
 
     def start(
         self,
@@ -172,9 +166,13 @@ class RunHost:
         storage: str,
         max_failures: int,
     ) -> None:
-        self._warm.join()
         try:
-            _run_torch_trainer(key, spec, resources, storage, max_failures)
+            if self._pool.keep and warm_fits(resources):
+                run_warm(self._pool, _Line(self, key), spec, resources, max_failures)
+            else:
+                self._warm.join()
+                with self._pool.yielding():  # no idle warm worker holds CPUs it may need
+                    _run_torch_trainer(key, spec, resources, storage, max_failures)
         except BaseException as exc:  # the job must end with a final event, whatever broke
             self.put(key, _failure(exc))
         else:
@@ -191,6 +189,27 @@ def _import_ray_train() -> None:
     import trainer.distributed.loop  # noqa: F401
 
 
+class _Line:
+    """One run as `run_warm` sees it: its channel for the worker, its events, its stop."""
+
+    def __init__(self, host: RunHost, key: str) -> None:
+        self.channel = RunChannel(_this_actor(), key)
+        self._host = host
+        self._key = key
+
+    def put(self, event: TrainEvent) -> None:
+        self._host.put(self._key, event)
+
+    def stop(self) -> str | None:
+        return self._host.stop_requested(self._key)
+
+
+def _this_actor() -> Any:
+    import ray
+
+    return ray.get_runtime_context().current_actor
+
+
 def _run_torch_trainer(
     key: str,
     spec: dict[str, Any],
@@ -198,17 +217,16 @@ def _run_torch_trainer(
     storage: str,
     max_failures: int,
 ) -> None:
-    import ray
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    from trainer.distributed.loop import RunChannel, train_loop_per_worker
+    from trainer.distributed.loop import train_loop_per_worker
 
     gpus = resources.gpus_per_worker > 0
     per_worker: dict[str, float] = {**resources.custom, "CPU": resources.cpus_per_worker}
     if gpus:
         per_worker["GPU"] = resources.gpus_per_worker
-    host = ray.get_runtime_context().current_actor
+    host = _this_actor()
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"spec": spec, "channel": RunChannel(host, key)},

@@ -18,75 +18,47 @@ import dataclasses
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from trainer.callbacks import Control
+from trainer.distributed.channel import RunChannel
 from trainer.events import TrainEvent
 from trainer.spec import TrainSpec
-
-if TYPE_CHECKING:
-    from ray import ObjectRef
 
 STOP_CODES = (None, "pause", "cancel")
 NICENESS = 10  # the local training worker's (trainer.workers.training)
 
 
-class RemoteMethod(Protocol):
-    """A method of a Ray actor handle: `.remote(...)` gives an object ref."""
-
-    def remote(self, *args: object) -> ObjectRef[Any]: ...
-
-
-class HostHandle(Protocol):
-    """The `RunHost` actor as a worker sees it."""
-
-    put: RemoteMethod
-    stop_requested: RemoteMethod
-    hello: RemoteMethod
-
-
-class RunChannel:
-    """One run's line to the `RunHost` actor: its handle and the run's key (picklable)."""
-
-    def __init__(self, host: HostHandle, key: str) -> None:
-        self.host = host
-        self.key = key
-
-    def put(self, event: TrainEvent) -> ObjectRef[Any]:
-        """Send an event of the run."""
-        return self.host.put.remote(self.key, event)
-
-    def stop_requested(self) -> ObjectRef[Any]:
-        """The run's stop request: None, "pause" or "cancel"."""
-        return self.host.stop_requested.remote(self.key)
-
-    def hello(self, rank: int, pid: int) -> ObjectRef[Any]:
-        """Say which process trains this rank."""
-        return self.host.hello.remote(self.key, rank, pid)
-
-
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Train the job in `config["spec"]` as one rank of the data-parallel group."""
+    """Train the job in `config["spec"]` as one rank of Ray Train's data-parallel group."""
     import ray.train
+
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    train_rank(config["spec"], config["channel"], rank, world, "Ray Train worker")
+
+
+def train_rank(
+    raw_spec: dict[str, Any], channel: RunChannel, rank: int, world: int, where: str
+) -> None:
+    """Train the job as rank `rank` of `world` (a Ray Train worker, or a warm worker alone)."""
+    import ray
 
     # Batch work, as in a local worker (trainer.workers.training): where the node also runs
     # the bot, the homeserver or generation, they get the CPU first.
     os.nice(max(0, NICENESS - os.nice(0)))
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    channel: RunChannel = config["channel"]
     ray.get(channel.hello(rank, os.getpid()))
-    spec = worker_spec(TrainSpec.from_dict(config["spec"]), rank, world)
+    spec = worker_spec(TrainSpec.from_dict(raw_spec), rank, world)
     from trainer.train import run_training
 
     sink = RankZeroSink(channel, world) if rank == 0 else _drop
-    sink(how_it_runs(rank, world))
+    sink(how_it_runs(rank, world, where))
     run_training(spec, sink, BroadcastControl(channel, rank, world))
     if rank == 0:
         ray.get(channel.put({"event": "log", "level": "debug", "message": "worker done"}))
 
 
-def how_it_runs(rank: int, world: int) -> TrainEvent:
+def how_it_runs(rank: int, world: int, where: str) -> TrainEvent:
     """A debug line: what this worker computes with (throughput depends on it).
 
     Ray starts its workers at nice 15 (its `worker_niceness`; a process cannot lower its
@@ -95,8 +67,8 @@ def how_it_runs(rank: int, world: int) -> TrainEvent:
     import torch
 
     message = (
-        f"rank {rank} of {world}: pid {os.getpid()}, torch threads {torch.get_num_threads()}, "
-        f"nice {os.nice(0)}"
+        f"rank {rank} of {world} ({where}): pid {os.getpid()}, "
+        f"torch threads {torch.get_num_threads()}, nice {os.nice(0)}"
     )
     return {"event": "log", "level": "debug", "message": message}
 

@@ -109,7 +109,8 @@ COMMANDS = (status, jobs, cancel, pause, resume)
 
 
 def _cluster_line(name: str, cluster: dict[str, Any]) -> str:
-    """ "Ray cluster: 2 nodes, 3 of 8 CPUs free, 1 of 2 GPUs free, 1 job; 1 waiting." """
+    """ "Ray cluster: 2 nodes, 3 of 8 CPUs free, 1 of 2 GPUs free, 1 idle warm worker
+    holding CPUs, 1 job on it." and the jobs waiting for it."""
     waiting = "".join(f" Job {job[:8]}: {why}." for job, why in cluster["waiting"].items())
     if not cluster.get("reachable"):
         return f"{name.capitalize()} cluster unreachable: {cluster.get('reason')}.{waiting}"
@@ -117,7 +118,9 @@ def _cluster_line(name: str, cluster: dict[str, Any]) -> str:
     cpus = f"{cluster['cpus_free']:g} of {cluster['cpus']:g} CPUs free"
     gpus = f", {cluster['gpus_free']:g} of {cluster['gpus']:g} GPUs free" if cluster["gpus"] else ""
     jobs = len(cluster["jobs"])
+    warm = int(cluster.get("warm_workers") or 0)
+    idle = f", {warm} idle warm worker{'s' * (warm != 1)} holding CPUs" if warm else ""
     return (
-        f"{name.capitalize()} cluster: {nodes} node{'s' * (nodes != 1)}, {cpus}{gpus}, "
+        f"{name.capitalize()} cluster: {nodes} node{'s' * (nodes != 1)}, {cpus}{gpus}{idle}, "
         f"{jobs} job{'s' * (jobs != 1)} on it.{waiting}"
     )

@@ -45,7 +45,7 @@ from bot.core.notifications import NotificationOutbox
 from bot.core.types import JobStatus
 from storage.ids import new_id
 from storage.jobs import JobRow
-from trainer.distributed.driver import Resources
+from trainer.distributed.resources import Resources
 from trainer.merge import base_under
 from trainer.spec import Hyperparameters
 

@@ -15,10 +15,11 @@ import asyncio
 import os
 import threading
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast
 
 from bot.logs import get_logger
+from trainer.distributed.resources import Resources
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -50,6 +51,8 @@ class HostHandle(Protocol):
     events: RemoteMethod
     request_stop: RemoteMethod
     worker_pids: RemoteMethod
+    configure: RemoteMethod
+    warm_workers: RemoteMethod
 
 
 class RunHandle:
@@ -82,6 +85,8 @@ class ClusterSettings:
 
     address: str
     namespace: str = "trainbot"
+    warm_workers: int = 0  # idle warm workers the cluster keeps (trainer.distributed.warm)
+    defaults: Resources = field(default_factory=Resources)  # the one started at joining
 
 
 class RayCluster:
@@ -154,11 +159,14 @@ class RayCluster:
         await self.call(run.host.forget.remote(run.key))
 
     async def overview(self) -> dict[str, Any]:
-        """Nodes, CPUs and GPUs (total and free) of the joined cluster."""
+        """Nodes, CPUs and GPUs (total and free) and idle warm workers of the cluster."""
         await self.join()
         nodes, total, free = await asyncio.to_thread(_resources)
         alive = [n for n in nodes if n.get("Alive")]
+        host = await asyncio.to_thread(self._host_blocking)
         return {
+            # Idle warm workers hold CPUs: the count says why they are not free.
+            "warm_workers": await self.call(host.warm_workers.remote()),
             "address": self.settings.address,
             "nodes": len(alive),
             "cpus": total.get("CPU", 0.0),
@@ -208,7 +216,14 @@ class RayCluster:
                 raise ClusterUnreachable(f"cannot join the Ray cluster ({one_line(exc)})") from None
             self._joined = True
             log.info("joined the ray cluster", address=self.settings.address)
-            self._host_blocking()  # created now, it imports torch before the first run needs it
+            host = self._host_blocking()  # created now, it imports torch before a run needs it
+            warm = host.configure.remote(
+                self.settings.warm_workers, self.settings.defaults.to_dict()
+            )
+            try:  # before the first run starts, so that it can use a warm worker
+                ray.get(warm, timeout=CALL_TIMEOUT_S)  # type: ignore[call-overload]
+            except ray.exceptions.GetTimeoutError:  # a slow start: it applies when it runs
+                log.warning("the ray run host is slow to start")
 
     def _host_blocking(self) -> HostHandle:
         import ray

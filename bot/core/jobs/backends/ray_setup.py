@@ -34,7 +34,7 @@ def build_ray_backend(
     from bot.core.jobs.backends.ray import RayBackend, RaySetup
     from bot.core.jobs.backends.ray_cluster import ClusterSettings, RayCluster
     from bot.core.jobs.backends.ray_jobs import RunSettings
-    from trainer.distributed.driver import Resources
+    from trainer.distributed.resources import Resources
 
     storage = Path(settings.storage_path) if settings.storage_path else data_dir / "ray"
     storage = storage.expanduser().resolve()
@@ -47,6 +47,8 @@ def build_ray_backend(
     runs = RunSettings(
         str(storage), settings.max_failures, settings.poll_interval_s, settings.retry_s
     )
-    cluster = RayCluster(ClusterSettings(settings.address, settings.namespace))
+    cluster = RayCluster(
+        ClusterSettings(settings.address, settings.namespace, settings.warm_workers, defaults)
+    )
     setup = RaySetup(storage, defaults, runs)
     return RayBackend(ledger, datasets, models, notifications, cluster, jobs, setup)
