@@ -3,8 +3,18 @@
 One App (fresh data dir, HTTP and Matrix off) with both backends; a local single-node
 Ray head started here on 127.0.0.1 (its own session, stopped by its processes' ids).
 Each round trains the same job once on each backend, alternating which goes first. The
-first job of each backend warms it (the local pool's forkserver, the Ray cluster's
-`RunHost` actor that imports torch once) and is not counted.
+first job of each backend warms it (the local pool's forkserver; on Ray, the `RunHost`
+actor that imports torch once and the warm worker of the job's shape, which the default
+`ray.warm_workers = 1` keeps between jobs) and is not counted. The Ray jobs have one
+worker and no GPU, so they train in that warm worker (trainer/distributed/warm.py); each
+job's line says which (`warm worker` or `Ray Train worker`).
+
+Quiet run, 2026-12-02 13:39 (load 0.4 at the start, 5 rounds, warm workers):
+tokens/s Ray ÷ local 0.947 (0.799-1.005; local 2894-3126 tokens/s, Ray 2385-2960),
+submit → first progress Ray ÷ local 0.983 (0.832-1.624; local 0.8-0.9 s, Ray 0.6-1.3 s).
+Before warm workers, every Ray job was a Ray Train run (its controller and worker start
+as fresh processes and import torch and transformers): first progress 14.7-17.0 s,
+ratio 19.4 (13.6-26.9) on a quiet machine; `ray.warm_workers = 0` still runs that way.
 
 Like with like — what differed in earlier runs, and what this bench sets:
 - niceness: the local training worker runs at nice 10; Ray starts its workers at nice 15
@@ -22,11 +32,9 @@ Like with like — what differed in earlier runs, and what this bench sets:
   1.58-1.92 cores busy, Ray 3846/3873/4152 at 1.78, Ray ÷ local 1.143 (0.769-1.386).
   So it was the load (two processes of two threads each fighting over two cores with
   other helpers' work), not the local path.
-- submit → first progress on that quiet run: local 0.6-1.2 s, Ray 14.7-17.0 s, ratio
-  19.4 (13.6-26.9), far from the goal of 3. Each Ray run starts Ray Train's controller
-  and worker actors in fresh processes, and the worker imports torch and transformers
-  there (the `RunHost` only keeps its own import warm). The earlier 2.97 was measured on
-  a loaded machine where the local side took 7-11 s.
+- submit → first progress on that quiet run (Ray Train runs, before warm workers):
+  local 0.6-1.2 s, Ray 14.7-17.0 s, ratio 19.4 (13.6-26.9). An earlier 2.97 was
+  measured on a loaded machine where the local side took 7-11 s.
 - torch threads: the local worker uses the pool's `threads_per_worker` (the machine's
   CPUs ÷ trainer.max_concurrent_jobs); Ray sets OMP_NUM_THREADS, hence torch's threads,
   to the worker's `cpus_per_worker`. The Ray job asks for as many CPUs as the local
@@ -115,8 +123,8 @@ async def one_job(app: object, backend: str, steps: int, base: str) -> Job:
     done = await services.jobs.get(job.id)
     assert done.status == "succeeded" and done.result, (done.status, done.error)
     if backend == "ray":
-        found = re.search(r"torch threads (\d+), nice (-?\d+)", ray_line)
-        ran_with = f"torch threads {found[1]}, nice {found[2]}" if found else "not reported"
+        found = re.search(r"\((.+?)\): .*torch threads (\d+), nice (-?\d+)", ray_line)
+        ran_with = f"{found[1]}, torch threads {found[2]}, nice {found[3]}" if found else "?"
     else:
         ran_with = f"torch threads {threads}, nice {nice}"
     if len(cpu) > 1:  # from the first progress event to the last
