@@ -30,7 +30,9 @@ from tests.ray.conftest import RayHead
 from tests.support.services import records
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-STEPS = 200  # a few seconds of training: the head stops just after the first checkpoint
+STEPS = 500  # ~15 s of training: the head stops just after the first checkpoint, and the
+# second attempt still trains when the service is killed (at 200, a slow poll once mirrored
+# the whole second attempt, success included, before the kill)
 HP = {"max_steps": STEPS, "batch_size": 4, "block_size": 32, "eval_every": 20, "save_every": 20}
 LOST = "lost contact with the Ray cluster"
 Event = dict[str, Any]

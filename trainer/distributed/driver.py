@@ -22,9 +22,9 @@ import os
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from trainer.distributed.channel import RunChannel
+from trainer.distributed.channel import HostHandle, RunChannel
 from trainer.distributed.resources import Resources
 from trainer.distributed.warm import WarmPool, run_warm, warm_fits
 from trainer.events import Failed, TrainEvent, is_final
@@ -204,10 +204,10 @@ class _Line:
         return self._host.stop_requested(self._key)
 
 
-def _this_actor() -> Any:
+def _this_actor() -> HostHandle:
     import ray
 
-    return ray.get_runtime_context().current_actor
+    return cast(HostHandle, ray.get_runtime_context().current_actor)
 
 
 def _run_torch_trainer(

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from trainer.distributed.channel import RunChannel
+from trainer.distributed.channel import RemoteMethod, RunChannel
 from trainer.distributed.resources import Resources
 from trainer.events import TrainEvent
 
@@ -62,8 +62,8 @@ class WarmWorker:
 class ActorHandle(Protocol):
     """A `WarmWorker` actor as the pool sees it (`ray.kill` takes it)."""
 
-    ready: Any
-    train: Any
+    ready: RemoteMethod
+    train: RemoteMethod
 
 
 def shape(resources: Resources) -> tuple[float, tuple[tuple[str, float], ...]]:
