@@ -36,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# tests/ray runs in a second pytest process beside the rest (scripts/pytest-both.sh).
+# tests/ray and tests/cli run in a second pytest process beside the rest (scripts/pytest-both.sh).
 pytest: setup
 	bash scripts/pytest-both.sh $(BIN)
 
