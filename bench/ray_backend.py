@@ -9,9 +9,15 @@ actor that imports torch once and the warm worker of the job's shape, which the 
 worker and no GPU, so they train in that warm worker (trainer/distributed/warm.py); each
 job's line says which (`warm worker` or `Ray Train worker`).
 
-Quiet run, 2026-12-02 13:39 (load 0.4 at the start, 5 rounds, warm workers):
-tokens/s Ray ÷ local 0.947 (0.799-1.005; local 2894-3126 tokens/s, Ray 2385-2960),
-submit → first progress Ray ÷ local 0.983 (0.832-1.624; local 0.8-0.9 s, Ray 0.6-1.3 s).
+Quiet runs, 2026-12-02, warm workers:
+- 13:39 (load 0.4 at the start, 5 rounds): tokens/s Ray ÷ local 0.947 (0.799-1.005;
+  local 2894-3126 tokens/s, Ray 2385-2960), submit → first progress Ray ÷ local 0.983
+  (0.832-1.624; local 0.8-0.9 s, Ray 0.6-1.3 s).
+- 14:31 (load 0.3, 7 rounds): tokens/s 0.911 (0.883-1.105), first progress 0.874
+  (0.723-1.340; local 0.9-1.5 s, Ray 0.8-1.9 s). The warm worker kept 1.69-1.85 cores
+  busy against the local worker's 1.90-1.92: the throughput goal (0.9) is met with
+  little margin. Not yet measured: whether it is the stop request each step reads from
+  the `RunHost` (a blocking round trip; the local worker reads shared memory).
 Before warm workers, every Ray job was a Ray Train run (its controller and worker start
 as fresh processes and import torch and transformers): first progress 14.7-17.0 s,
 ratio 19.4 (13.6-26.9) on a quiet machine; `ray.warm_workers = 0` still runs that way.
